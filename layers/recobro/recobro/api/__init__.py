@@ -1,0 +1,1 @@
+"""HTTP-facing helpers shared by the API handlers: body decoding and error shaping."""

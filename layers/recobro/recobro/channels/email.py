@@ -1,0 +1,54 @@
+"""Email through SES SendRawEmail: a multipart text + HTML MIME message.
+
+Raw MIME (rather than SES's simple form) lets us add our own headers: the claim and message
+ids for tracing, and (issue #6) List-Unsubscribe.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from typing import Any
+
+import boto3
+
+from recobro import config
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    subject: str
+    text: str
+    html: str
+    from_name: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@functools.lru_cache(maxsize=1)
+def _ses() -> Any:
+    return boto3.client("ses")
+
+
+def to_mime(email: Email, from_address: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = formataddr((email.from_name, from_address))
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message["Message-ID"] = make_msgid(domain=from_address.split("@")[-1])
+    for name, value in email.headers.items():
+        message[name] = value
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message.as_bytes()
+
+
+def send(email: Email) -> str:
+    """Send and return SES's message id."""
+    source = config.ses_from_address()
+    response = _ses().send_raw_email(
+        Source=source, Destinations=[email.to], RawMessage={"Data": to_mime(email, source)}
+    )
+    return str(response["MessageId"])

@@ -1,0 +1,184 @@
+"""Creating and reading claims: one transaction per create, tenant-scoped reads.
+
+A create writes the external-id marker, the claim and the debtor in one DynamoDB transaction,
+so a failure at any point stores nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import date
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from recobro import clock, config, links
+from recobro.claims.schemas import ClaimCreate, DebtorIn
+from recobro.errors import Conflict, NotFound
+from recobro.ids import debtor_id_for, new_id
+from recobro.reminders.schedule import InstallmentDue, action_shard, next_action, parse_utc_iso, utc_iso
+from recobro.storage.models import (
+    EXTERNAL_REF_PREFIX,
+    Claim,
+    ClaimExternalRef,
+    Debtor,
+    InstallmentMap,
+)
+
+OPEN_STATUSES = frozenset({"open", "partially_paid"})
+
+
+def _answer_hash(salt: str, answer: str) -> str:
+    normalised = "".join(answer.split()).casefold()
+    return hashlib.sha256(f"{salt}:{normalised}".encode()).hexdigest()
+
+
+def build_debtor(merchant_id: str, data: DebtorIn) -> Debtor:
+    now = clock.now()
+    salt = secrets.token_hex(16)
+    return Debtor(
+        merchant_id=merchant_id,
+        debtor_id=debtor_id_for(merchant_id, data.external_id),
+        external_id=data.external_id,
+        name=data.name,
+        email=data.email,
+        phone=data.phone,
+        locale=data.locale,
+        timezone=data.timezone,
+        verification_salt=salt,
+        date_of_birth_hash=_answer_hash(salt, data.date_of_birth.isoformat()) if data.date_of_birth else None,
+        postal_code_hash=_answer_hash(salt, data.postal_code) if data.postal_code else None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def installments_due(claim: Claim) -> list[InstallmentDue]:
+    return [
+        InstallmentDue(int(i.number), date.fromisoformat(i.due_date), int(i.amount) - int(i.amount_paid))
+        for i in claim.installments
+    ]
+
+
+def schedule_next_reminder(claim: Claim) -> None:
+    """Point the claim's time-index entry at its next reminder, or take it out of the index."""
+    reminded = parse_utc_iso(claim.reminded_through) if claim.reminded_through else None
+    action = None
+    if claim.status in OPEN_STATUSES:
+        action = next_action(installments_due(claim), claim.timezone, clock.now(), reminded)
+    if action is None:
+        claim.next_action = claim.next_action_at = claim.action_shard = None
+    else:
+        claim.next_action = action.key
+        claim.next_action_at = utc_iso(action.at)
+        claim.action_shard = action_shard(claim.claim_id)
+
+
+def create_claim(merchant_id: str, data: ClaimCreate) -> tuple[Claim, Debtor]:
+    now = clock.now()
+    debtor = build_debtor(merchant_id, data.debtor)
+    claim = Claim(
+        merchant_id=merchant_id,
+        claim_id=new_id("clm"),
+        external_id=data.external_id,
+        debtor_id=debtor.debtor_id,
+        currency=data.currency,
+        description=data.description,
+        status="open",
+        installments=[
+            InstallmentMap(number=i.number, due_date=i.due_date.isoformat(), amount=i.amount, amount_paid=0)
+            for i in data.installments
+        ],
+        amount_total=sum(i.amount for i in data.installments),
+        amount_paid=0,
+        metadata=dict(data.metadata),
+        timezone=debtor.timezone,
+        created_at=now,
+        updated_at=now,
+    )
+    schedule_next_reminder(claim)
+    marker = ClaimExternalRef(
+        merchant_id=merchant_id,
+        claim_id=EXTERNAL_REF_PREFIX + data.external_id,
+        target_claim_id=claim.claim_id,
+    )
+    try:
+        with TransactWrite(connection=Connection()) as transaction:
+            transaction.save(marker, condition=ClaimExternalRef.claim_id.does_not_exist())
+            transaction.save(claim)
+            transaction.save(debtor)
+    except TransactWriteError as exc:
+        reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            existing = ClaimExternalRef.get(merchant_id, EXTERNAL_REF_PREFIX + data.external_id)
+            raise Conflict(
+                "A claim with this external_id already exists.",
+                field="external_id",
+                claim_id=existing.target_claim_id,
+            ) from None
+        raise
+    return claim, debtor
+
+
+def get_claim(merchant_id: str, claim_id: str) -> Claim:
+    """The merchant's own claim; another merchant's id is simply not found."""
+    if not claim_id.startswith("clm_") or len(claim_id) > 64:
+        raise NotFound("No such claim.")
+    try:
+        return Claim.get(merchant_id, claim_id)
+    except Claim.DoesNotExist:
+        raise NotFound("No such claim.") from None
+
+
+def get_debtor(merchant_id: str, debtor_id: str) -> Debtor:
+    try:
+        return Debtor.get(merchant_id, debtor_id)
+    except Debtor.DoesNotExist:
+        raise NotFound("No such debtor.") from None
+
+
+def amount_due(claim: Claim) -> int:
+    return int(claim.amount_total) - int(claim.amount_paid)
+
+
+def claim_view(claim: Claim, debtor: Debtor) -> dict[str, Any]:
+    """The claim as the merchant API shows it."""
+    return {
+        "id": claim.claim_id,
+        "object": "claim",
+        "external_id": claim.external_id,
+        "status": claim.status,
+        "currency": claim.currency,
+        "description": claim.description,
+        "amount_total": int(claim.amount_total),
+        "amount_paid": int(claim.amount_paid),
+        "amount_due": amount_due(claim),
+        "installments": [
+            {
+                "number": int(i.number),
+                "due_date": i.due_date,
+                "amount": int(i.amount),
+                "amount_paid": int(i.amount_paid),
+                "amount_due": int(i.amount) - int(i.amount_paid),
+                "status": "paid" if int(i.amount_paid) >= int(i.amount) else "open",
+            }
+            for i in claim.installments
+        ],
+        "debtor": {
+            "id": debtor.debtor_id,
+            "external_id": debtor.external_id,
+            "name": debtor.name,
+            "email": debtor.email,
+            "phone": debtor.phone,
+            "locale": debtor.locale,
+            "timezone": debtor.timezone,
+        },
+        "next_reminder_at": claim.next_action_at,
+        "payment_url": links.payment_url(config.pages_base_url(), claim.merchant_id, claim.claim_id),
+        "metadata": dict(claim.metadata or {}),
+        "created_at": utc_iso(claim.created_at),
+        "updated_at": utc_iso(claim.updated_at),
+    }

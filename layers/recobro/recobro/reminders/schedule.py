@@ -1,0 +1,95 @@
+"""When a claim's reminders fall due: pure date arithmetic in the debtor's own timezone.
+
+Until strategies (issue #4 onward) replace it, every unpaid installment gets reminders on fixed
+days after its due date, at 09:00 where the debtor lives. A claim that arrives already far
+overdue gets one reminder for its latest missed step, never a burst of catch-up messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+# (step name, days after the due date)
+REMINDER_STEPS: tuple[tuple[str, int], ...] = (
+    ("overdue_1", 1),
+    ("overdue_7", 7),
+    ("overdue_15", 15),
+    ("overdue_30", 30),
+)
+SEND_AT_LOCAL = time(9, 0)
+ACTION_SHARDS = 16
+
+
+@dataclass(frozen=True)
+class InstallmentDue:
+    number: int
+    due_date: date
+    outstanding: int  # minor units still unpaid
+
+
+@dataclass(frozen=True)
+class ReminderAction:
+    installment: int
+    step: str
+    at: datetime  # aware UTC
+
+    @property
+    def key(self) -> str:
+        return f"{self.installment}:{self.step}"
+
+
+def utc_iso(moment: datetime) -> str:
+    """The sortable string stored in the time index: 2026-10-02T07:00:00Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_utc_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def action_shard(claim_id: str) -> str:
+    digest = hashlib.sha256(claim_id.encode()).digest()
+    return f"s{int.from_bytes(digest[:4], 'big') % ACTION_SHARDS:02d}"
+
+
+def all_shards() -> list[str]:
+    return [f"s{n:02d}" for n in range(ACTION_SHARDS)]
+
+
+def local_moment(day: date, timezone: str) -> datetime:
+    """SEND_AT_LOCAL on `day` in `timezone`, as UTC (DST handled by zoneinfo)."""
+    return datetime.combine(day, SEND_AT_LOCAL, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def candidate_actions(installments: Iterable[InstallmentDue], timezone: str) -> list[ReminderAction]:
+    actions = [
+        ReminderAction(i.number, step, local_moment(i.due_date + timedelta(days=days), timezone))
+        for i in installments
+        if i.outstanding > 0
+        for step, days in REMINDER_STEPS
+    ]
+    return sorted(actions, key=lambda a: (a.at, a.installment))
+
+
+def next_action(
+    installments: Sequence[InstallmentDue],
+    timezone: str,
+    now: datetime,
+    reminded_through: datetime | None,
+) -> ReminderAction | None:
+    """The one reminder to plan next, or None when nothing more is owed or planned.
+
+    Actions at or before `reminded_through` have been handled. Of those already past `now`,
+    only the latest counts, so a backlog becomes one reminder.
+    """
+    pending = [
+        a for a in candidate_actions(installments, timezone) if reminded_through is None or a.at > reminded_through
+    ]
+    if not pending:
+        return None
+    past = [a for a in pending if a.at <= now]
+    return past[-1] if past else pending[0]

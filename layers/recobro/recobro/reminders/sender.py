@@ -1,0 +1,113 @@
+"""Sending one reminder job: re-check, claim the message slot, render, send, record.
+
+The message item's key (claim, installment, step) is taken with a conditional write before
+anything is sent, so a duplicate job or a redelivered batch never sends twice. If the send
+itself fails the slot is released and the error propagates, so SQS retries the job.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from recobro import clock, config, links
+from recobro.channels import email as email_channel
+from recobro.claims.service import OPEN_STATUSES, amount_due
+from recobro.reminders.jobs import ReminderJob
+from recobro.rendering import render
+from recobro.storage.models import Claim, Debtor, Merchant, Message, claim_ref
+
+MESSAGE_RETENTION = timedelta(days=730)
+
+
+def _load(job: ReminderJob) -> tuple[Claim | None, Debtor | None, Merchant | None]:
+    try:
+        claim = Claim.get(job.merchant_id, job.claim_id)
+    except Claim.DoesNotExist:
+        return None, None, None
+    debtor = next(iter(Debtor.batch_get([(claim.merchant_id, claim.debtor_id)])), None)
+    merchant = next(iter(Merchant.batch_get([claim.merchant_id])), None)
+    return claim, debtor, merchant
+
+
+def _skip_reason(job: ReminderJob, claim: Claim | None, debtor: Debtor | None) -> str | None:
+    if claim is None or debtor is None:
+        return "claim_not_found"
+    if claim.status not in OPEN_STATUSES:
+        return f"claim_{claim.status}"
+    installment = next((i for i in claim.installments if int(i.number) == job.installment), None)
+    if installment is None or int(installment.amount_paid) >= int(installment.amount):
+        return "installment_paid"
+    if not debtor.email:
+        return "no_email"
+    return None
+
+
+def _reserve(job: ReminderJob, status: str, reason: str | None = None) -> bool:
+    now = clock.now()
+    message = Message(
+        claim_ref=claim_ref(job.merchant_id, job.claim_id),
+        message_id=job.message_id,
+        channel="email",
+        status=status,
+        reason=reason,
+        template="reminder",
+        created_at=now,
+        expires_at=int((now + MESSAGE_RETENTION).timestamp()),
+    )
+    try:
+        message.save(
+            condition=Message.message_id.does_not_exist() | (Message.status == "failed"),
+        )
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def send_reminder(job: ReminderJob) -> dict[str, Any]:
+    """Send the job's reminder unless it was sent already or no longer applies."""
+    claim, debtor, merchant = _load(job)
+    reason = _skip_reason(job, claim, debtor)
+    if reason is not None or claim is None or debtor is None:
+        _reserve(job, "skipped", reason)
+        return {"status": "skipped", "reason": reason}
+    if not _reserve(job, "sending"):
+        return {"status": "duplicate"}
+    ref = claim_ref(job.merchant_id, job.claim_id)
+    merchant_name = merchant.display_name if merchant else job.merchant_id
+    context = {
+        "merchant_name": merchant_name,
+        "support_email": merchant.support_email if merchant else "",
+        "debtor_name": debtor.name,
+        "description": claim.description,
+        "amount_due": amount_due(claim),
+        "currency": claim.currency,
+        "due_date": next(i.due_date for i in claim.installments if int(i.number) == job.installment),
+        "payment_url": links.payment_url(config.pages_base_url(), claim.merchant_id, claim.claim_id),
+    }
+    message = email_channel.Email(
+        to=str(debtor.email),
+        subject=render("email/reminder.subject.txt.j2", debtor.locale, **context).strip(),
+        text=render("email/reminder.txt.j2", debtor.locale, **context),
+        html=render("email/reminder.html.j2", debtor.locale, **context),
+        from_name=merchant_name,
+        headers={"X-Recobro-Claim-Id": claim.claim_id, "X-Recobro-Message-Id": job.message_id},
+    )
+    try:
+        provider_id = email_channel.send(message)
+    except Exception:
+        Message(claim_ref=ref, message_id=job.message_id).update(actions=[Message.status.set("failed")])
+        raise
+    Message(claim_ref=ref, message_id=job.message_id).update(
+        actions=[
+            Message.status.set("sent"),
+            Message.provider_message_id.set(provider_id),
+            Message.sent_at.set(clock.now()),
+            Message.locale.set(debtor.locale),
+        ]
+    )
+    return {"status": "sent", "message_id": job.message_id}

@@ -1,0 +1,1 @@
+"""DynamoDB storage: PynamoDB models matching template.yaml's tables, and request counting."""
