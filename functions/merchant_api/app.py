@@ -11,8 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from chalice.app import Chalice, Response
-
+from chalice.app import Chalice, Request, Response
 from recobro.api.body import decode_json
 from recobro.auth import authenticate
 from recobro.claims import schemas, service
@@ -22,7 +21,7 @@ from recobro.idempotency import register_lambda_context, run_once
 app = Chalice(app_name="recobro-merchant-api")
 logger = Logger()  # service name differs from the app name, or Chalice logs every line twice
 
-JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+JSON_HEADERS: dict[str, str | list[str]] = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 
 
 def _json(status: int, body: Any) -> Response:
@@ -54,21 +53,27 @@ def api_view(view: Callable[..., Response]) -> Callable[..., Response]:
         except RecobroError as exc:
             return _json(exc.status, exc.body())
         except Exception:
-            logger.exception("unhandled error", extra={"path": app.current_request.path})
+            logger.exception("unhandled error", extra={"path": _request().path})
             return _json(500, {"error": {"code": "internal_error", "message": "Something went wrong on our side."}})
 
     return wrapper
 
 
+def _request() -> Request:
+    request = _request()
+    assert request is not None  # Chalice sets it before any view runs
+    return request
+
+
 def _merchant() -> str:
-    return authenticate(app.current_request.headers.get("authorization"))
+    return authenticate(_request().headers.get("authorization"))
 
 
 @app.route("/v1/claims", methods=["POST"], content_types=["application/json"])
 @api_view
 def create_claim() -> Response:
     merchant_id = _merchant()
-    request = app.current_request
+    request = _request()
     body = decode_json(request.raw_body, request.headers.get("content-type"))
 
     def create() -> dict[str, Any]:

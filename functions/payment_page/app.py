@@ -9,7 +9,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-
 from recobro import pages
 
 logger = Logger()

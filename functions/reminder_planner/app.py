@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-
 from recobro.reminders.planner import plan_due_reminders
 
 logger = Logger()
@@ -14,5 +13,6 @@ logger = Logger()
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     result = plan_due_reminders()
-    logger.info("reminders planned", extra=result.as_dict())
-    return result.as_dict()
+    summary: dict[str, int] = result.as_dict()
+    logger.info("reminders planned", extra=summary)
+    return summary

@@ -64,7 +64,9 @@ def run_once(
     if not _KEY.match(key):
         raise ValidationFailed("Idempotency-Key is 1 to 255 visible ASCII characters.", field="Idempotency-Key")
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=_config())
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="request", persistence_store=_persistence(), config=_config()
+    )
     def once(request: dict[str, Any]) -> Response:
         return action()
 

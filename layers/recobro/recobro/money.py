@@ -50,8 +50,8 @@ class Money:
         return Decimal(self.amount).scaleb(-minor_unit_exponent(self.currency))
 
     def format(self, locale: str) -> str:
-        """"25,00 €" for es-ES, "€25.00" for en-GB."""
-        return format_currency(self.to_decimal(), self.currency, locale=babel_locale(locale))
+        """ "25,00 €" for es-ES, "€25.00" for en-GB."""
+        return str(format_currency(self.to_decimal(), self.currency, locale=babel_locale(locale)))
 
 
 @lru_cache(maxsize=64)
@@ -66,4 +66,4 @@ def format_money(amount: int, currency: str, locale: str) -> str:
 
 def format_date(day: date, locale: str) -> str:
     """A date the way a person in `locale` writes it, e.g. "1 oct 2026" for es-ES."""
-    return _babel_format_date(day, format="medium", locale=babel_locale(locale))
+    return str(_babel_format_date(day, format="medium", locale=babel_locale(locale)))

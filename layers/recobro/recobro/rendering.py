@@ -58,11 +58,11 @@ def render(template_name: str, locale: str, **context: Any) -> str:
 
     def gettext(message: str, **variables: Any) -> str:
         text = strings.get(message) or message
-        return text % variables if variables else text
+        return str(text % variables) if variables else str(text)
 
     def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
         chosen = singular if n == 1 else plural
-        return gettext(chosen, n=n, **variables)
+        return str(gettext(chosen, n=n, **variables))
 
     def money(amount: int, currency: str) -> str:
         return format_money(amount, currency, locale)

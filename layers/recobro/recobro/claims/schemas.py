@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from itertools import pairwise
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from recobro.errors import ValidationFailed
 from recobro.money import MAX_MINOR_UNITS, is_currency
@@ -47,6 +57,7 @@ class DebtorIn(_Strict):
         if value is not None and (not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
             raise ValueError("a calendar date written YYYY-MM-DD")
         return value
+
     postal_code: Annotated[StrictStr, Field(min_length=1, max_length=16)] | None = None
 
     @field_validator("email")
@@ -129,7 +140,9 @@ class ClaimCreate(_Strict):
     description: Annotated[StrictStr, Field(min_length=1, max_length=500)]
     debtor: DebtorIn
     installments: Annotated[list[InstallmentIn], Field(min_length=1, max_length=MAX_INSTALLMENTS)]
-    metadata: Annotated[dict[Annotated[str, Field(max_length=40)], Annotated[StrictStr, Field(max_length=500)]], Field(max_length=50)] = Field(default_factory=dict)
+    metadata: Annotated[
+        dict[Annotated[str, Field(max_length=40)], Annotated[StrictStr, Field(max_length=500)]], Field(max_length=50)
+    ] = Field(default_factory=dict)
 
     @field_validator("currency")
     @classmethod
@@ -144,7 +157,7 @@ class ClaimCreate(_Strict):
         for position, installment in enumerate(value, start=1):
             if installment.number != position:
                 raise ValueError("installments are numbered 1, 2, 3... in order")
-        for earlier, later in zip(value, value[1:], strict=False):
+        for earlier, later in pairwise(value):
             if later.due_date < earlier.due_date:
                 raise ValueError("an installment cannot fall due before the one it follows")
         if sum(i.amount for i in value) > MAX_MINOR_UNITS:

@@ -89,7 +89,7 @@ def create_claim(merchant_id: str, data: ClaimCreate) -> tuple[Claim, Debtor]:
         description=data.description,
         status="open",
         installments=[
-            InstallmentMap(number=i.number, due_date=i.due_date.isoformat(), amount=i.amount, amount_paid=0)
+            InstallmentMap(number=i.number, due_date=i.due_date.isoformat(), amount=i.amount, amount_paid=0)  # type: ignore[no-untyped-call]
             for i in data.installments
         ],
         amount_total=sum(i.amount for i in data.installments),

@@ -49,7 +49,7 @@ class Merchant(Model):
     created_at = UTCDateTimeAttribute()
 
 
-class ApiKeysByMerchant(GlobalSecondaryIndex["ApiKey"]):
+class ApiKeysByMerchant(GlobalSecondaryIndex["ApiKey"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "by_merchant"
         projection = KeysOnlyProjection()
@@ -80,7 +80,7 @@ class InstallmentMap(MapAttribute[str, Any]):
     amount_paid = NumberAttribute(default=0)
 
 
-class ClaimsByNextAction(GlobalSecondaryIndex["Claim"]):
+class ClaimsByNextAction(GlobalSecondaryIndex["Claim"]):  # type: ignore[no-untyped-call]
     """Sparse time index, hash-sharded so one due time is never one hot partition."""
 
     class Meta:
@@ -107,7 +107,7 @@ class Claim(Model):
     installments = ListAttribute(of=InstallmentMap)
     amount_total = NumberAttribute()
     amount_paid = NumberAttribute(default=0)
-    metadata = MapAttribute[str, Any](default=dict)
+    metadata = MapAttribute[str, Any](default=dict)  # type: ignore[no-untyped-call]
     timezone = UnicodeAttribute()  # the debtor's, copied so planning needs no debtor read
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
