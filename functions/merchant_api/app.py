@@ -60,7 +60,7 @@ def api_view(view: Callable[..., Response]) -> Callable[..., Response]:
 
 
 def _request() -> Request:
-    request = _request()
+    request = app.current_request
     assert request is not None  # Chalice sets it before any view runs
     return request
 

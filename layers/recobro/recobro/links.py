@@ -62,10 +62,10 @@ def issue(merchant_id: str, claim_id: str, now: datetime | None = None) -> str:
 
 def verify(token: str, now: datetime | None = None) -> LinkClaims | None:
     """The claims in a genuine, unexpired token; None for anything else."""
-    if len(token) > 300 or token.count(".") != 1:
+    if len(token) > 300 or token.count(".") != 1 or not token.isascii():
         return None
     payload, signature = token.split(".")
-    if not hmac.compare_digest(signature, _sign(payload)):
+    if not hmac.compare_digest(signature.encode(), _sign(payload).encode()):
         return None
     try:
         merchant_id, claim_id, expires = _unb64(payload).decode().split("|")

@@ -44,11 +44,12 @@ class ReminderAction:
 
 def utc_iso(moment: datetime) -> str:
     """The sortable string stored in the time index: 2026-10-02T07:00:00Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat zero-pads every field (strftime's %Y does not below year 1000), so strings sort.
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def parse_utc_iso(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return datetime.fromisoformat(text.removesuffix("Z")).replace(tzinfo=UTC)
 
 
 def action_shard(claim_id: str) -> str:

@@ -85,6 +85,9 @@ def send_reminder(job: ReminderJob) -> dict[str, Any]:
         "debtor_name": debtor.name,
         "description": claim.description,
         "amount_due": amount_due(claim),
+        "amount_overdue": sum(
+            int(i.amount) - int(i.amount_paid) for i in claim.installments if int(i.number) <= job.installment
+        ),
         "currency": claim.currency,
         "due_date": next(i.due_date for i in claim.installments if int(i.number) == job.installment),
         "payment_url": links.payment_url(config.pages_base_url(), claim.merchant_id, claim.claim_id),
