@@ -98,3 +98,61 @@ def test_a_link_stops_working_when_it_expires(stack: Stack, merchant: MerchantCl
         assert "Zapatillas" not in page.text
     finally:
         clock.reset()
+
+
+def test_the_planner_finds_due_claims_without_scanning(stack: Stack, merchant: MerchantClient, monkeypatch):
+    from pynamodb.connection.base import Connection
+
+    def no_scans(*args, **kwargs):
+        raise AssertionError("the planner scanned a table")
+
+    monkeypatch.setattr(Connection, "scan", no_scans)
+    claim = _create(merchant, due=[date.today() - timedelta(days=2)], amounts=[700])
+    assert stack.fire_planner()["enqueued"] >= 1
+    stack.drain()
+    assert len(stack.outbox(claim["id"])) == 1
+
+
+def test_a_duplicated_job_sends_one_email(stack: Stack, merchant: MerchantClient):
+    """SQS may deliver a job twice, and a crashed planner may enqueue it twice: one email."""
+    import os
+
+    import boto3
+
+    from recobro.reminders.jobs import ReminderJob
+
+    claim = _create(merchant, due=[date.today() - timedelta(days=2)], amounts=[900])
+    job = ReminderJob(
+        merchant_id=merchant.merchant_id,
+        claim_id=claim["id"],
+        installment=1,
+        step="overdue_1",
+        planned_for=claim["next_reminder_at"],
+    )
+    sqs = boto3.client("sqs")
+    for _ in range(3):
+        sqs.send_message(QueueUrl=os.environ["MESSAGE_JOBS_QUEUE_URL"], MessageBody=job.model_dump_json())
+    stack.drain()
+    assert len(stack.outbox(claim["id"])) == 1
+
+
+def test_a_malformed_job_goes_to_the_dead_letter_queue_and_others_still_send(stack: Stack, merchant: MerchantClient):
+    import os
+
+    import boto3
+
+    sqs = boto3.client("sqs")
+    queue_url = os.environ["MESSAGE_JOBS_QUEUE_URL"]
+    dlq_arn = __import__("json").loads(
+        sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+    )["deadLetterTargetArn"]
+    dlq_url = sqs.get_queue_url(QueueName=dlq_arn.rsplit(":", 1)[1])["QueueUrl"]
+    sqs.purge_queue(QueueUrl=dlq_url)
+
+    claim = _create(merchant, due=[date.today() - timedelta(days=2)], amounts=[1100])
+    sqs.send_message(QueueUrl=queue_url, MessageBody='{"not": "a job"}')
+    stack.fire_planner()
+    stack.drain()
+    assert len(stack.outbox(claim["id"])) == 1
+    dead = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    assert [m["Body"] for m in dead] == ['{"not": "a job"}']
