@@ -118,7 +118,6 @@ def test_a_duplicated_job_sends_one_email(stack: Stack, merchant: MerchantClient
     import os
 
     import boto3
-
     from recobro.reminders.jobs import ReminderJob
 
     claim = _create(merchant, due=[date.today() - timedelta(days=2)], amounts=[900])
