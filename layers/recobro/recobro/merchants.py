@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from recobro import clock
 from recobro.errors import NotFound
@@ -27,3 +28,23 @@ def get_merchant(merchant_id: str) -> Merchant:
         return Merchant.get(merchant_id)
     except Merchant.DoesNotExist:
         raise NotFound("No such merchant.") from None
+
+
+# Merchant profiles (display name, support contact) change rarely and are read on every reminder
+# and page view; a warm Lambda keeps them for a few minutes instead of paying a read each time.
+PROFILE_TTL_SECONDS = 300.0
+_profiles: dict[str, tuple[float, Merchant | None]] = {}
+
+
+def cached_merchant(merchant_id: str) -> Merchant | None:
+    """The merchant's profile, at most PROFILE_TTL_SECONDS old; None if there is no such merchant."""
+    now = time.monotonic()
+    hit = _profiles.get(merchant_id)
+    if hit is not None and now - hit[0] < PROFILE_TTL_SECONDS:
+        return hit[1]
+    try:
+        merchant: Merchant | None = Merchant.get(merchant_id)
+    except Merchant.DoesNotExist:
+        merchant = None
+    _profiles[merchant_id] = (now, merchant)
+    return merchant

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 from recobro import links
 from recobro.claims.service import amount_due
+from recobro.merchants import cached_merchant
 from recobro.rendering import render
-from recobro.storage.models import Claim, Debtor, Merchant
+from recobro.storage.models import Claim, Debtor
 
 SECURITY_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -43,8 +44,11 @@ def payment_page(token: str, locale_override: str | None = None) -> Page:
         claim = Claim.get(claims.merchant_id, claims.claim_id)
     except Claim.DoesNotExist:
         return not_found()
-    debtor = next(iter(Debtor.batch_get([(claim.merchant_id, claim.debtor_id)])), None)
-    merchant = next(iter(Merchant.batch_get([claim.merchant_id])), None)
+    try:
+        debtor: Debtor | None = Debtor.get(claim.merchant_id, claim.debtor_id)
+    except Debtor.DoesNotExist:
+        debtor = None
+    merchant = cached_merchant(claim.merchant_id)
     locale = locale_override or (debtor.locale if debtor else "en")
     html = render(
         "pages/payment.html.j2",

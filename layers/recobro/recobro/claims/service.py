@@ -178,7 +178,7 @@ def claim_view(claim: Claim, debtor: Debtor) -> dict[str, Any]:
         },
         "next_reminder_at": claim.next_action_at,
         "payment_url": links.payment_url(config.pages_base_url(), claim.merchant_id, claim.claim_id),
-        "metadata": claim.metadata.as_dict() if claim.metadata is not None else {},
+        "metadata": claim.metadata.as_dict() if claim.metadata is not None else {},  # type: ignore[no-untyped-call]
         "created_at": utc_iso(claim.created_at),
         "updated_at": utc_iso(claim.updated_at),
     }

@@ -15,6 +15,7 @@ from pynamodb.exceptions import PutError
 from recobro import clock, config, links
 from recobro.channels import email as email_channel
 from recobro.claims.service import OPEN_STATUSES, amount_due
+from recobro.merchants import cached_merchant
 from recobro.reminders.jobs import ReminderJob
 from recobro.rendering import render
 from recobro.storage.models import Claim, Debtor, Merchant, Message, claim_ref
@@ -27,9 +28,11 @@ def _load(job: ReminderJob) -> tuple[Claim | None, Debtor | None, Merchant | Non
         claim = Claim.get(job.merchant_id, job.claim_id)
     except Claim.DoesNotExist:
         return None, None, None
-    debtor = next(iter(Debtor.batch_get([(claim.merchant_id, claim.debtor_id)])), None)
-    merchant = next(iter(Merchant.batch_get([claim.merchant_id])), None)
-    return claim, debtor, merchant
+    try:
+        debtor: Debtor | None = Debtor.get(claim.merchant_id, claim.debtor_id)
+    except Debtor.DoesNotExist:
+        debtor = None
+    return claim, debtor, cached_merchant(claim.merchant_id)
 
 
 def _skip_reason(job: ReminderJob, claim: Claim | None, debtor: Debtor | None) -> str | None:
