@@ -41,13 +41,21 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
-    runtime = LocalStack(ports=Ports.free(), persist=False, visibility_scale=0.02, start_scheduler=False)
-    urls = runtime.start()
-    try:
-        yield Stack(urls, runtime)
-    finally:
-        runtime.stop()
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The one stack of the session: handlers cache their clients, so a second one would confuse them."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RECOBRO_LOCAL_DIR", str(tmp_path_factory.mktemp("local-state")))
+        runtime = LocalStack(ports=Ports.free(), persist=False, visibility_scale=0.01, start_scheduler=False)
+        runtime.start()
+        try:
+            yield runtime
+        finally:
+            runtime.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(local_stack: LocalStack) -> Stack:
+    return Stack(local_stack.urls, local_stack)
 
 
 @dataclass

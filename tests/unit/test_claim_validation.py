@@ -1,6 +1,7 @@
 """What POST /v1/claims accepts and refuses, and how it names the field at fault."""
 
 import copy
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 from recobro.claims.schemas import ClaimCreate, field_path, parse
 from recobro.errors import ValidationFailed
 
-GOOD = {
+GOOD: dict[str, Any] = {
     "external_id": "order-10023",
     "currency": "EUR",
     "description": "Zapatillas Runner X",

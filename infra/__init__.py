@@ -1,0 +1,1 @@
+"""Everything that runs or deploys the stack; no product logic lives here."""

@@ -1,0 +1,164 @@
+"""Read back what the stack "sent": SES emails and SNS SMS kept by moto, as one newest-first list.
+
+moto 5.2 exposes its models at GET /moto-api/data.json: SendRawEmail lands under
+["ses"]["RawMessage"] ({id, source, destinations, raw_data}), SendEmail under ["ses"]["Message"]
+({id, source, subject, body, destinations}), SMS under ["sns"]["SMS"] ({message_id, phone_number,
+message}). moto keeps no send time, so an item's time is its Date header or when first seen here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.policy
+import json
+import re
+import threading
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+URL_PATTERN = re.compile(r"https?://[^\s<>\"'\])]+")
+
+
+@dataclass
+class OutboxItem:
+    channel: str
+    id: str
+    recipient: str
+    subject: str | None
+    text: str
+    html: str | None
+    links: list[str]
+    claim_id: str | None
+    message_id: str | None
+    time: str
+    sender: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("headers")
+        return data
+
+
+def links_in(text: str) -> list[str]:
+    found: list[str] = []
+    for match in URL_PATTERN.findall(text or ""):
+        url = match.rstrip(".,;:!?")
+        if url not in found:
+            found.append(url)
+    return found
+
+
+def _parts(message: EmailMessage) -> tuple[str, str | None]:
+    text_part = message.get_body(preferencelist=("plain",))
+    html_part = message.get_body(preferencelist=("html",))
+    text = text_part.get_content() if text_part is not None else ""
+    html = html_part.get_content() if html_part is not None else None
+    return str(text), (str(html) if html is not None else None)
+
+
+class Outbox:
+    """Reads moto's state on demand; remembers when each item was first seen."""
+
+    def __init__(self, moto_url: str) -> None:
+        self.moto_url = moto_url.rstrip("/")
+        self._first_seen: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def _seen(self, key: str) -> datetime:
+        with self._lock:
+            if key not in self._first_seen:
+                from recobro import clock
+
+                self._first_seen[key] = clock.now()
+            return self._first_seen[key]
+
+    def raw_state(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.moto_url}/moto-api/data.json", timeout=10) as response:  # noqa: S310
+            data: dict[str, Any] = json.loads(response.read())
+        return data
+
+    def items(self) -> list[OutboxItem]:
+        state = self.raw_state()
+        ses = state.get("ses") or {}
+        sns = state.get("sns") or {}
+        collected: list[tuple[datetime, int, OutboxItem]] = []
+        sequence = 0
+        for raw in ses.get("RawMessage") or []:
+            collected.append(self._raw_entry(raw, sequence))
+            sequence += 1
+        for simple in ses.get("Message") or []:
+            collected.append(self._simple_entry(simple, sequence))
+            sequence += 1
+        for sms in sns.get("SMS") or []:
+            collected.append(self._sms_entry(sms, sequence))
+            sequence += 1
+        collected.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
+        return [item for _, _, item in collected]
+
+    def _raw_entry(self, raw: dict[str, Any], sequence: int) -> tuple[datetime, int, OutboxItem]:
+        message = email.message_from_string(str(raw.get("raw_data", "")), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        text, html = _parts(message)
+        when = self._seen(f"ses:{raw.get('id')}")
+        if message["Date"]:
+            with contextlib.suppress(TypeError, ValueError):
+                when = parsedate_to_datetime(str(message["Date"])).astimezone(UTC)
+        destinations = raw.get("destinations") or []
+        recipient = str(message["To"] or (destinations[0] if destinations else ""))
+        item = OutboxItem(
+            channel="email",
+            id=str(raw.get("id")),
+            recipient=recipient,
+            subject=str(message["Subject"]) if message["Subject"] is not None else None,
+            text=text,
+            html=html,
+            links=links_in(text),
+            claim_id=str(message["X-Recobro-Claim-Id"]) if message["X-Recobro-Claim-Id"] else None,
+            message_id=str(message["X-Recobro-Message-Id"]) if message["X-Recobro-Message-Id"] else None,
+            time=when.isoformat(),
+            sender=str(message["From"] or raw.get("source") or ""),
+        )
+        return when, sequence, item
+
+    def _simple_entry(self, simple: dict[str, Any], sequence: int) -> tuple[datetime, int, OutboxItem]:
+        when = self._seen(f"ses:{simple.get('id')}")
+        destinations = simple.get("destinations") or {}
+        to = (destinations.get("ToAddresses") or [""]) if isinstance(destinations, dict) else [""]
+        body = str(simple.get("body") or "")
+        item = OutboxItem(
+            channel="email",
+            id=str(simple.get("id")),
+            recipient=str(to[0]),
+            subject=simple.get("subject"),
+            text=body,
+            html=None,
+            links=links_in(body),
+            claim_id=None,
+            message_id=None,
+            time=when.isoformat(),
+            sender=simple.get("source"),
+        )
+        return when, sequence, item
+
+    def _sms_entry(self, sms: dict[str, Any], sequence: int) -> tuple[datetime, int, OutboxItem]:
+        when = self._seen(f"sms:{sms.get('message_id')}")
+        text = str(sms.get("message") or "")
+        item = OutboxItem(
+            channel="sms",
+            id=str(sms.get("message_id")),
+            recipient=str(sms.get("phone_number") or ""),
+            subject=None,
+            text=text,
+            html=None,
+            links=links_in(text),
+            claim_id=None,
+            message_id=None,
+            time=when.isoformat(),
+        )
+        return when, sequence, item
