@@ -132,11 +132,28 @@ def up(args: argparse.Namespace, console: TextIO) -> int:
             function_log.close()
 
 
+def _stop_when_orphaned(poll_seconds: float = 0.5) -> None:
+    """Stop like on SIGTERM if our parent goes away.
+
+    Ctrl-C reaches the whole foreground process group, but a supervisor that sends SIGTERM to
+    `make demo` alone kills make and would leave this runtime and its engines running.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _on_signal)
         signal.signal(signal.SIGTERM, _on_signal)
+        _stop_when_orphaned()
     console = sys.stdout
     try:
         if args.command == "up":

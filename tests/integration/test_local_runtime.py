@@ -470,3 +470,32 @@ def test_cli_up_writes_demo_json_and_sigterm_stops_every_process(tmp_path: Path)
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert all(port_is_free(base + i) for i in range(6))
+
+
+def test_the_runtime_stops_everything_when_its_parent_is_killed(tmp_path: Path):
+    """A supervisor that kills `make demo` (not its process group) must not leave engines running."""
+    base = free_port_base()
+    env = {**os.environ, "RECOBRO_LOCAL_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    command = f"{sys.executable} -m infra.local up --port-base {base} --no-scheduler; true"
+    parent = subprocess.Popen(["/bin/sh", "-c", command], cwd=paths.REPO_ROOT, env=env, start_new_session=True)
+    demo_json = tmp_path / "demo.json"
+    try:
+        deadline = time.monotonic() + 60
+        while not demo_json.exists():
+            assert parent.poll() is None
+            assert time.monotonic() < deadline, "demo.json not written within 60 s"
+            time.sleep(0.2)
+        health = http("GET", f"http://127.0.0.1:{base + 2}/health")[1]
+        pids = [engine["pid"] for engine in health["engines"].values()]
+        parent.kill()  # SIGKILL to the shell only: the runtime is orphaned
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while not all(port_is_free(base + i) for i in range(6)):
+            assert time.monotonic() < deadline, "the orphaned runtime kept its ports"
+            time.sleep(0.3)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
