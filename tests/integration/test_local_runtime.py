@@ -499,3 +499,48 @@ def test_the_runtime_stops_everything_when_its_parent_is_killed(tmp_path: Path):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_java_missing_is_one_clear_line(tmp_path: Path):
+    base = free_port_base()
+    env = {
+        **os.environ,
+        "RECOBRO_LOCAL_DIR": str(tmp_path),
+        "PATH": str(Path(sys.executable).parent),  # the venv's python, and no java
+    }
+    env.pop("JAVA_HOME", None)
+    process = subprocess.run(
+        [sys.executable, "-m", "infra.local", "up", "--port-base", str(base)],
+        cwd=paths.REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert process.returncode == 1
+    assert process.stderr.strip().splitlines() == ["error: Java not found: install a JRE (make demo/test installs one)"]
+    assert "Traceback" not in process.stdout + process.stderr
+    assert all(port_is_free(base + i) for i in range(6))
+
+
+def test_a_handler_that_fails_to_import_is_one_clear_line(tmp_path: Path, monkeypatch):
+    from types import SimpleNamespace
+
+    from infra.local.handlers import load_function
+    from infra.local.template import Function
+
+    monkeypatch.setenv("RECOBRO_LOCAL_DIR", str(tmp_path))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "app.py").write_text("import recobro.no_such_module\n")
+    function = Function("BrokenFunction", "broken", "app.handler", 3, 128, {})
+    resolver = SimpleNamespace(
+        spec=SimpleNamespace(code_root=tmp_path),
+        function_name=lambda logical_id: logical_id,
+        function_arn=lambda logical_id: f"arn:aws:lambda:eu-west-1:1:function:{logical_id}",
+    )
+    with pytest.raises(LocalRuntimeError) as caught:
+        load_function(function, resolver, {})  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert message.startswith("BrokenFunction failed to import: ModuleNotFoundError: No module named")
+    assert "\n" not in message
+    assert "handlers.log" in message
