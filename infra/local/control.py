@@ -9,13 +9,13 @@ import html
 import json
 import logging
 import re
-import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from infra.local.handlers import log_exception
+from infra.local.http_server import BackgroundServer
 from infra.local.outbox import URL_PATTERN, OutboxItem
 
 log = logging.getLogger("infra.local.control")
@@ -91,27 +91,10 @@ def render_outbox(items: list[OutboxItem]) -> str:
     )
 
 
-class ControlServer:
+class ControlServer(BackgroundServer):
     def __init__(self, backend: ControlBackend, host: str, port: int) -> None:
         self.backend = backend
-        self.server = ThreadingHTTPServer((host, port), _make_handler(backend))
-        self.server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.1,), name="control", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
+        super().__init__(host, port, _make_handler(backend), "control")
 
 
 _FIRE = re.compile(r"^/schedules/([A-Za-z0-9]+)/fire/?$")

@@ -11,15 +11,15 @@ import base64
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from infra.local.handlers import LoadedFunction, log_exception
+from infra.local.http_server import BackgroundServer
 from infra.local.template import STAGE, Route
 
 log = logging.getLogger("infra.local.gateway")
@@ -60,33 +60,14 @@ def error_body(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message}}).encode()
 
 
-class ApiGateway:
+class ApiGateway(BackgroundServer):
     """One local API: routes plus the server that serves them."""
 
     def __init__(self, name: str, api_id: str, routes: list[CompiledRoute], host: str, port: int) -> None:
         self.name = name
         self.api_id = api_id
         self.routes = sorted(routes, key=lambda r: -r.literal_segments)
-        self.server = ThreadingHTTPServer((host, port), _make_handler(self))
-        self.server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, args=(0.1,), name=f"gateway-{self.name}", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
+        super().__init__(host, port, _make_handler(self), f"gateway-{name}")
 
     def match(self, method: str, path: str) -> tuple[CompiledRoute | None, dict[str, str], bool]:
         """(route, path parameters, path matched some route)."""

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from tests import template_helpers as th
+from tests.integration.claims import claim_body as integration_claim_body
 
 REPO = th.REPO_ROOT
 BASELINE_HANDLER = "import boto3  # noqa: F401\n\n\ndef handler(event, context):\n    return {}\n"
@@ -297,23 +298,7 @@ def start_stack() -> tuple[Any, dict[str, str]]:
 
 
 def claim_body(due: date) -> dict[str, Any]:
-    return {
-        "external_id": f"order-{uuid.uuid4().hex[:12]}",
-        "currency": "EUR",
-        "description": "Zapatillas Runner X",
-        "debtor": {
-            "external_id": f"cust-{uuid.uuid4().hex[:8]}",
-            "name": "Lucía Pérez",
-            "email": "lucia@example.com",
-            "phone": "+34600111222",
-            "locale": "es-ES",
-            "timezone": "Europe/Madrid",
-            "date_of_birth": "1990-04-12",
-            "postal_code": "28013",
-        },
-        "installments": [{"number": 1, "due_date": due.isoformat(), "amount": 2500}],
-        "metadata": {},
-    }
+    return integration_claim_body(due=[due], amounts=[2500])
 
 
 def http(method: str, url: str, api_key: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
