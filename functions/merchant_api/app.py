@@ -1,20 +1,27 @@
 """merchant_api: the public merchant API as a Chalice app (handler: app.app).
 
-Thin: authenticate, decode, call recobro, shape the response. Every RecobroError becomes its
-4xx body; anything else is logged (no PII) and answered with a generic 500 body.
+Thin: every view is registered through `operation(...)`, which declares it in the API contract
+(so the OpenAPI document lists it), authenticates the key, decodes and validates the body and
+query with the operation's models, applies Idempotency-Key to POSTs, and turns domain errors
+into their 4xx bodies. Views only call recobro and return the response body.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from chalice.app import Chalice, Request, Response
 from recobro.api.body import decode_json
+from recobro.api.contract import Operation, declare
+from recobro.api.openapi import document
+from recobro.api.query import parse_query
 from recobro.auth import authenticate
 from recobro.claims import schemas, service
+from recobro.claims.views import ClaimOut
 from recobro.errors import RecobroError
 from recobro.idempotency import register_lambda_context, run_once
 
@@ -43,20 +50,17 @@ def chalice_errors_in_our_shape(event: Any, get_response: Any) -> Response:
     return response
 
 
-def api_view(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Turn domain errors into their 4xx bodies; anything unexpected into a bare 500."""
+@dataclass(frozen=True)
+class Call:
+    """What a view gets: the authenticated merchant and the validated parts of the request."""
 
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return view(*args, **kwargs)
-        except RecobroError as exc:
-            return _json(exc.status, exc.body())
-        except Exception:
-            logger.exception("unhandled error", extra={"path": _request().path})
-            return _json(500, {"error": {"code": "internal_error", "message": "Something went wrong on our side."}})
+    merchant_id: str
+    path: dict[str, str]
+    body: Any = None
+    query: Any = None
 
-    return wrapper
+
+View = Callable[[Call], Any]
 
 
 def _request() -> Request:
@@ -65,31 +69,98 @@ def _request() -> Request:
     return request
 
 
-def _merchant() -> str:
-    return authenticate(_request().headers.get("authorization"))
+def operation(op: Operation) -> Callable[[View], View]:
+    """Declare `op` in the contract and serve it with `view`."""
+    declare(op)
+
+    def register(view: View) -> View:
+        content_types = ["application/json"]
+
+        @functools.wraps(view)
+        def chalice_view(**path: str) -> Response:
+            try:
+                return _serve(op, view, path)
+            except RecobroError as exc:
+                return _json(exc.status, exc.body())
+            except Exception:
+                logger.exception("unhandled error", extra={"operation": op.operation_id})
+                return _json(500, {"error": {"code": "internal_error", "message": "Something went wrong on our side."}})
+
+        app.route(op.path, methods=[op.method], content_types=content_types)(chalice_view)
+        return view
+
+    return register
 
 
-@app.route("/v1/claims", methods=["POST"], content_types=["application/json"])
-@api_view
-def create_claim() -> Response:
-    merchant_id = _merchant()
+def _serve(op: Operation, view: View, path: dict[str, str]) -> Response:
     request = _request()
-    body = decode_json(request.raw_body, request.headers.get("content-type"))
+    merchant_id = "" if op.public else authenticate(request.headers.get("authorization"))
+    query = parse_query(op.query, request.query_params or {}) if op.query else None
+    if op.request is None:
+        return _json(op.status, view(Call(merchant_id, path, None, query)))
+    raw = decode_json(request.raw_body, request.headers.get("content-type"))
+    body = schemas.parse(op.request, raw)
 
-    def create() -> dict[str, Any]:
-        claim, debtor = service.create_claim(merchant_id, schemas.parse(schemas.ClaimCreate, body))
-        logger.info("claim created", extra={"merchant_id": merchant_id, "claim_id": claim.claim_id})
-        return {"status": 201, "body": service.claim_view(claim, debtor)}
+    def respond() -> dict[str, Any]:
+        return {"status": op.status, "body": view(Call(merchant_id, path, body, query))}
 
-    register_lambda_context(app.lambda_context)
-    result = run_once(merchant_id, "claims.create", request.headers.get("idempotency-key"), body, create)
-    return _json(result["status"], result["body"])
+    if op.method != "POST":
+        result = respond()
+    else:
+        register_lambda_context(app.lambda_context)
+        key = request.headers.get("idempotency-key")
+        scope = ":".join([op.operation_id, *(f"{k}={v}" for k, v in sorted(path.items()))])
+        result = run_once(merchant_id, scope, key, raw, respond)
+    return _json(int(result["status"]), result["body"])
 
 
-@app.route("/v1/claims/{claim_id}", methods=["GET"])
-@api_view
-def get_claim(claim_id: str) -> Response:
-    merchant_id = _merchant()
-    claim = service.get_claim(merchant_id, claim_id)
-    debtor = service.get_debtor(merchant_id, claim.debtor_id)
-    return _json(200, service.claim_view(claim, debtor))
+# ---------------------------------------------------------------- claims
+
+
+@operation(
+    Operation(
+        "createClaim",
+        "POST",
+        "/v1/claims",
+        "Create a claim: an unpaid order with its installments and debtor",
+        "claims",
+        status=201,
+        request=schemas.ClaimCreate,
+        response=ClaimOut,
+        errors=(400, 401, 409),
+    )
+)
+def create_claim(call: Call) -> dict[str, Any]:
+    claim, debtor = service.create_claim(call.merchant_id, call.body)
+    logger.info("claim created", extra={"merchant_id": call.merchant_id, "claim_id": claim.claim_id})
+    return service.claim_view(claim, debtor)
+
+
+@operation(Operation("getClaim", "GET", "/v1/claims/{claim_id}", "Retrieve a claim", "claims", response=ClaimOut))
+def get_claim(call: Call) -> dict[str, Any]:
+    claim = service.get_claim(call.merchant_id, call.path["claim_id"])
+    return service.claim_view(claim, service.get_debtor(call.merchant_id, claim.debtor_id))
+
+
+# ---------------------------------------------------------------- API keys and settings
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+# ---------------------------------------------------------------- the document itself
+
+
+@operation(
+    Operation(
+        "getOpenApi",
+        "GET",
+        "/v1/openapi.json",
+        "This API's OpenAPI 3.1 document",
+        "meta",
+        public=True,
+        errors=(),
+    )
+)
+def get_openapi(call: Call) -> dict[str, Any]:
+    return document()

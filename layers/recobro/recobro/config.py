@@ -20,6 +20,7 @@ CLAIMS_TABLE = env("CLAIMS_TABLE", "recobro-ClaimsTable")
 DEBTORS_TABLE = env("DEBTORS_TABLE", "recobro-DebtorsTable")
 MESSAGES_TABLE = env("MESSAGES_TABLE", "recobro-MessagesTable")
 IDEMPOTENCY_TABLE = env("IDEMPOTENCY_TABLE", "recobro-IdempotencyTable")
+CLAIM_EVENTS_TABLE = env("CLAIM_EVENTS_TABLE", "recobro-ClaimEventsTable")
 
 # The largest request body the merchant API accepts (API Gateway itself allows 10 MB).
 MAX_BODY_BYTES = 1_000_000

@@ -176,7 +176,7 @@ def field_path(location: tuple[int | str, ...]) -> str:
     return path
 
 
-def parse(model: type[_Strict], body: Any) -> Any:
+def parse(model: type[BaseModel], body: Any) -> Any:
     """Validate a decoded JSON body, raising ValidationFailed naming the first bad field."""
     if not isinstance(body, dict):
         raise ValidationFailed("The request body must be a JSON object.")

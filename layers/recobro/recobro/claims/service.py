@@ -17,6 +17,7 @@ from pynamodb.transactions import TransactWrite
 
 from recobro import clock, config, links
 from recobro.claims.schemas import ClaimCreate, DebtorIn
+from recobro.claims.views import ClaimOut, DebtorSummary, InstallmentOut
 from recobro.errors import Conflict, NotFound
 from recobro.ids import debtor_id_for, new_id
 from recobro.reminders.schedule import InstallmentDue, action_shard, next_action, parse_utc_iso, utc_iso
@@ -145,40 +146,42 @@ def amount_due(claim: Claim) -> int:
 
 
 def claim_view(claim: Claim, debtor: Debtor) -> dict[str, Any]:
-    """The claim as the merchant API shows it."""
-    return {
-        "id": claim.claim_id,
-        "object": "claim",
-        "external_id": claim.external_id,
-        "status": claim.status,
-        "currency": claim.currency,
-        "description": claim.description,
-        "amount_total": int(claim.amount_total),
-        "amount_paid": int(claim.amount_paid),
-        "amount_due": amount_due(claim),
-        "installments": [
-            {
-                "number": int(i.number),
-                "due_date": i.due_date,
-                "amount": int(i.amount),
-                "amount_paid": int(i.amount_paid),
-                "amount_due": int(i.amount) - int(i.amount_paid),
-                "status": "paid" if int(i.amount_paid) >= int(i.amount) else "open",
-            }
+    """The claim as the merchant API shows it (validated against ClaimOut)."""
+    view = ClaimOut(
+        id=claim.claim_id,
+        external_id=claim.external_id,
+        status=claim.status,  # type: ignore[arg-type]  # stored values are ClaimStatus
+        status_reason=claim.status_reason,
+        currency=claim.currency,
+        description=claim.description,
+        amount_total=int(claim.amount_total),
+        amount_paid=int(claim.amount_paid),
+        amount_due=amount_due(claim),
+        credit=int(claim.credit or 0),
+        installments=[
+            InstallmentOut(
+                number=int(i.number),
+                due_date=i.due_date,
+                amount=int(i.amount),
+                amount_paid=int(i.amount_paid),
+                amount_due=int(i.amount) - int(i.amount_paid),
+                status="paid" if int(i.amount_paid) >= int(i.amount) else "open",
+            )
             for i in claim.installments
         ],
-        "debtor": {
-            "id": debtor.debtor_id,
-            "external_id": debtor.external_id,
-            "name": debtor.name,
-            "email": debtor.email,
-            "phone": debtor.phone,
-            "locale": debtor.locale,
-            "timezone": debtor.timezone,
-        },
-        "next_reminder_at": claim.next_action_at,
-        "payment_url": links.payment_url(config.pages_base_url(), claim.merchant_id, claim.claim_id),
-        "metadata": claim.metadata.as_dict() if claim.metadata is not None else {},  # type: ignore[no-untyped-call]
-        "created_at": utc_iso(claim.created_at),
-        "updated_at": utc_iso(claim.updated_at),
-    }
+        debtor=DebtorSummary(
+            id=debtor.debtor_id,
+            external_id=debtor.external_id,
+            name=debtor.name,
+            email=debtor.email,
+            phone=debtor.phone,
+            locale=debtor.locale,
+            timezone=debtor.timezone,
+        ),
+        next_reminder_at=claim.next_action_at,
+        payment_url=links.payment_url(config.pages_base_url(), claim.merchant_id, claim.claim_id),
+        metadata=claim.metadata.as_dict() if claim.metadata is not None else {},  # type: ignore[no-untyped-call]
+        created_at=utc_iso(claim.created_at),
+        updated_at=utc_iso(claim.updated_at),
+    )
+    return view.model_dump(mode="json")

@@ -10,6 +10,7 @@ Access patterns (no Scan on any hot path):
   The index is sparse: settled claims drop next_action_at and leave it.
 - Debtor by (merchant_id, debtor_id): GetItem / BatchGetItem with the claim.
 - Messages of a claim: Query by claim_ref = "<merchant_id>#<claim_id>".
+- Events (timeline) of a claim: Query ClaimEventsTable by claim_ref, sorted by event_key (time).
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ class Claim(Model):
     installments = ListAttribute(of=InstallmentMap)
     amount_total = NumberAttribute()
     amount_paid = NumberAttribute(default=0)
+    credit = NumberAttribute(default=0)  # paid beyond the total: shown, refundable, never allocated
+    status_reason = UnicodeAttribute(null=True)
     metadata = MapAttribute[str, Any](default=dict)  # type: ignore[no-untyped-call]
     timezone = UnicodeAttribute()  # the debtor's, copied so planning needs no debtor read
     created_at = UTCDateTimeAttribute()
@@ -171,7 +174,23 @@ class Message(Model):
     expires_at = NumberAttribute(null=True)  # TTL, epoch seconds
 
 
-ALL_MODELS: tuple[type[Model], ...] = (Merchant, ApiKey, Claim, ClaimExternalRef, Debtor, Message)
+class ClaimEvent(Model):
+    """One domain event of a claim: its timeline, and what outbound webhooks carry."""
+
+    class Meta(_Meta):
+        table_name = config.CLAIM_EVENTS_TABLE
+
+    claim_ref = UnicodeAttribute(hash_key=True)  # "<merchant_id>#<claim_id>"
+    event_key = UnicodeAttribute(range_key=True)  # "<ISO UTC>#<event id>": sorts by time
+    event_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    merchant_id = UnicodeAttribute()
+    claim_id = UnicodeAttribute()
+    data = UnicodeAttribute()  # JSON object
+    created_at = UTCDateTimeAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (Merchant, ApiKey, Claim, ClaimExternalRef, Debtor, Message, ClaimEvent)
 
 
 def claim_ref(merchant_id: str, claim_id: str) -> str:
