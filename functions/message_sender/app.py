@@ -15,9 +15,22 @@ logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
+class ReminderFailed(Exception):
+    """A job failed; carries ids only, so batch failure reports never include addresses."""
+
+
 def send_one(record: SQSRecord) -> dict[str, Any]:
-    job = ReminderJob.model_validate_json(record.body)
-    outcome: dict[str, Any] = send_reminder(job)
+    try:
+        job = ReminderJob.model_validate_json(record.body)
+    except ValueError:
+        logger.error("malformed reminder job", extra={"sqs_message_id": record.message_id})
+        raise ReminderFailed(f"malformed job {record.message_id}") from None
+    try:
+        outcome: dict[str, Any] = send_reminder(job)
+    except Exception as exc:
+        # Provider errors can quote recipient addresses: log and re-raise only ids and the type.
+        logger.error("reminder failed", extra={"claim_id": job.claim_id, "error": type(exc).__name__})
+        raise ReminderFailed(f"{job.claim_id} {job.message_id}: {type(exc).__name__}") from None
     logger.info("reminder processed", extra={"claim_id": job.claim_id, **outcome})
     return outcome
 

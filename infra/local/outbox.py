@@ -68,6 +68,9 @@ class Outbox:
     def __init__(self, moto_url: str) -> None:
         self.moto_url = moto_url.rstrip("/")
         self._first_seen: dict[str, datetime] = {}
+        # The order messages were first seen in: "newest first" must not follow the stack clock,
+        # which demos and tests move backwards as well as forwards.
+        self._arrival: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def _seen(self, key: str) -> datetime:
@@ -76,7 +79,13 @@ class Outbox:
                 from recobro import clock
 
                 self._first_seen[key] = clock.now()
+                self._arrival[key] = len(self._arrival)
             return self._first_seen[key]
+
+    def _order(self, item: OutboxItem) -> int:
+        key = f"{'sms' if item.channel == 'sms' else 'ses'}:{item.id}"
+        with self._lock:
+            return self._arrival.get(key, -1)
 
     def raw_state(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.moto_url}/moto-api/data.json", timeout=10) as response:  # noqa: S310
@@ -98,7 +107,7 @@ class Outbox:
         for sms in sns.get("SMS") or []:
             collected.append(self._sms_entry(sms, sequence))
             sequence += 1
-        collected.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
+        collected.sort(key=lambda entry: (self._order(entry[2]), entry[1]), reverse=True)
         return [item for _, _, item in collected]
 
     def _raw_entry(self, raw: dict[str, Any], sequence: int) -> tuple[datetime, int, OutboxItem]:

@@ -24,6 +24,22 @@ MERCHANTS = {
     "demo": ("Demo Shop", "soporte@demo-shop.example"),
     "other": ("Other Store", "help@other-store.example"),
 }
+# Branding through the same validation as PATCH /v1/settings (recobro.settings.apply_settings).
+BRANDING: dict[str, dict[str, Any]] = {
+    "demo": {
+        "brand_color": "#0F766E",
+        "accent_color": "#F59E0B",
+        "support_email": "soporte@demo-shop.example",
+        "support_phone": "+34910000000",
+        "legal_footer": "Demo Shop S.L. · CIF B00000000 · Calle Falsa 123, 28013 Madrid",
+    },
+    "other": {
+        "brand_color": "#7C3AED",
+        "accent_color": "#10B981",
+        "support_email": "help@other-store.example",
+        "legal_footer": "Other Store Ltd · 1 Example Street, London",
+    },
+}
 REMINDER_PLANNER = "ReminderPlannerFunction"
 
 _SPANISH = [
@@ -158,11 +174,13 @@ def bootstrap_merchants() -> dict[str, str]:
     """Create both merchants and one fresh API key each (the core stores only its hash)."""
     from recobro.auth import issue_api_key
     from recobro.merchants import create_merchant
+    from recobro.settings import apply_settings
 
     keys = {}
     for merchant_id, (display_name, support_email) in MERCHANTS.items():
         create_merchant(merchant_id, display_name, support_email)
-        keys[merchant_id] = issue_api_key(merchant_id)
+        apply_settings(merchant_id, **BRANDING.get(merchant_id, {}))
+        keys[merchant_id] = issue_api_key(merchant_id, description="demo seed")
     return keys
 
 

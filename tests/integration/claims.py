@@ -19,7 +19,9 @@ def claim_body(
     debtor_external_id: str | None = None,
 ) -> dict[str, Any]:
     today = date.today()
-    due = due or [today - timedelta(days=3), today + timedelta(days=28)]
+    if due is None:
+        count = len(amounts) if amounts else 2
+        due = [today - timedelta(days=3) + timedelta(days=31 * n) for n in range(count)]
     amounts = amounts or [2500] * len(due)
     return {
         "external_id": external_id or f"order-{uuid.uuid4().hex[:10]}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
@@ -51,6 +52,17 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
             yield runtime
         finally:
             runtime.stop()
+
+
+@pytest.fixture(autouse=True)
+def daytime_clock() -> Iterator[None]:
+    """Every test starts at 14:00 UTC today, inside the contact hours of the debtors tests use
+    (Madrid, London, São Paulo, New York), so reminders do not depend on when CI runs."""
+    from recobro import clock
+
+    clock.travel_to(datetime.combine(date.today(), time(14, 0), tzinfo=UTC))
+    yield
+    clock.reset()
 
 
 @pytest.fixture(scope="session")

@@ -85,7 +85,7 @@ def test_template_is_read_into_tables_queues_functions_routes_and_schedules():
         "IdempotencyTable",
     } <= set(spec.tables)
     claims = spec.tables["ClaimsTable"].create_input
-    assert claims["GlobalSecondaryIndexes"][0]["IndexName"] == "by_next_action"
+    assert "by_next_action" in {index["IndexName"] for index in claims["GlobalSecondaryIndexes"]}
     assert spec.tables["MessagesTable"].ttl_attribute == "expires_at"
 
     assert spec.queues["MessageJobsQueue"].dead_letter_target == "MessageJobsDLQ"
@@ -496,9 +496,19 @@ def test_the_runtime_stops_everything_when_its_parent_is_killed(tmp_path: Path):
     finally:
         if parent.poll() is None:
             parent.kill()
-    for pid in pids:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+    deadline = time.monotonic() + 15  # a JVM closes its port a moment before its process ends
+    while any(_alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, "an engine outlived its runtime"
+        time.sleep(0.2)
+
+
+def _alive(pid: int) -> bool:
+    """Running (not merely a zombie waiting for init to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
 
 
 def test_java_missing_is_one_clear_line(tmp_path: Path):

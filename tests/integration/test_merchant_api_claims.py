@@ -152,7 +152,7 @@ def test_a_body_that_is_not_json_media_is_refused(merchant: MerchantClient):
 
 @pytest.mark.parametrize(
     "authorization",
-    [None, "", "Bearer", "Basic dXNlcjpwYXNz", "Bearer rk_live_not-a-real-key", "Bearer " + "a" * 5000],
+    [None, "", "Bearer", "Basic dXNlcjpwYXNz", "Bearer rk_live_not-a-real-key", "Bearer " + "a" * 5000, "Béarer x"],
 )
 def test_missing_or_wrong_api_keys_are_401(stack, merchant: MerchantClient, authorization):
     from tests.http import request

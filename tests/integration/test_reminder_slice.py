@@ -155,3 +155,23 @@ def test_a_malformed_job_goes_to_the_dead_letter_queue_and_others_still_send(sta
     assert len(stack.outbox(claim["id"])) == 1
     dead = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
     assert [m["Body"] for m in dead] == ['{"not": "a job"}']
+
+
+def test_a_failure_while_preparing_a_reminder_leaves_it_to_be_retried(
+    stack: Stack, merchant: MerchantClient, monkeypatch
+):
+    """A template or secret-store hiccup before the send must not burn the reminder's one slot."""
+    from recobro.rendering import render as real_render
+
+    failures = iter([True])
+
+    def flaky_render(*args, **kwargs):
+        if next(failures, False):
+            raise RuntimeError("template store unavailable")
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr("recobro.reminders.sender.render", flaky_render)
+    claim = _create(merchant, due=[date.today() - timedelta(days=2)], amounts=[1300])
+    stack.fire_planner()
+    stack.drain()
+    assert len(stack.outbox(claim["id"])) == 1

@@ -120,6 +120,21 @@ def render_report(report: dict[str, Any]) -> str:
             "DynamoDB requests per unit of work (API calls as botocore makes them)\n"
             + format_table(["per", "function", "units", "calls", "calls/unit", "operations"], rows)
         )
+    bulk = (dynamodb or {}).get("bulk_throughput")
+    if bulk:
+        rows = [
+            ["POST /v1/claims/bulk", bulk["claims"], bulk["api_claims_per_s"], 1.0],
+            [
+                "raw BatchWriteItem, same items",
+                bulk["claims"],
+                bulk["raw_batch_write_claims_per_s"],
+                1 / bulk["api_vs_raw"],
+            ],
+        ]
+        sections.append(
+            f"Bulk create throughput ({bulk['items_per_claim']:.1f} DynamoDB items per claim)\n"
+            + format_table(["path", "claims", "claims/s", "x api"], rows, [None, None, ".0f", ".2f"])
+        )
     return "\n\n".join(sections)
 
 
@@ -419,6 +434,9 @@ def bench_dynamodb(template: th.Template, claims: int, log_path: Path) -> dict[s
                 measure("reminder sent", "MessageSenderFunction", sent, _delta(after, before, "MessageSenderFunction"))
             )
 
+            throughput = bench_bulk(urls, api_key, counter, bulk_size=claims * 10)
+            measures.append(throughput.pop("measure"))
+
             before = counter.snapshot()
             empty = runtime.fire("ReminderPlannerFunction")
             after = counter.snapshot()
@@ -436,6 +454,7 @@ def bench_dynamodb(template: th.Template, claims: int, log_path: Path) -> dict[s
                 os.environ.pop("RECOBRO_LOCAL_DIR", None)
     return {
         "claims_per_measure": claims,
+        "bulk_throughput": throughput,
         "planner_result": result,
         "empty_planner_result": empty,
         "measures": measures,
@@ -444,6 +463,72 @@ def bench_dynamodb(template: th.Template, claims: int, log_path: Path) -> dict[s
             f: sum(n for (g, _), n in counter.calls.items() if g == f) for f in {f for f, _ in counter.calls}
         },
     }
+
+
+# ============================================================================ (c) bulk throughput
+
+
+def _raw_items(merchant_id: str, claim_ids: set[str]) -> list[tuple[str, dict[str, Any]]]:
+    """The stored items of the bulk-created claims (claim, marker, debtor, event), serialized."""
+    from recobro.storage.models import Claim, ClaimEvent, ClaimExternalRef, Debtor, claim_ref
+
+    items: list[tuple[str, dict[str, Any]]] = []
+    for claim in Claim.query(merchant_id):
+        if isinstance(claim, Claim) and claim.claim_id in claim_ids:
+            items.append((Claim.Meta.table_name, claim.serialize()))
+            marker = ClaimExternalRef.get(merchant_id, "ext#" + claim.external_id)
+            items.append((ClaimExternalRef.Meta.table_name, marker.serialize()))
+            items.append((Debtor.Meta.table_name, Debtor.get(merchant_id, claim.debtor_id).serialize()))
+            items += [
+                (ClaimEvent.Meta.table_name, e.serialize())
+                for e in ClaimEvent.query(claim_ref(merchant_id, claim.claim_id))
+            ]
+    return items
+
+
+def bench_bulk(urls: dict[str, str], api_key: str, counter: DynamoCounter, bulk_size: int) -> dict[str, Any]:
+    """Claims per second through POST /v1/claims/bulk against raw BatchWriteItem of the same items."""
+    import boto3
+
+    today = date.today()
+    bodies = [claim_body(today + timedelta(days=30)) for _ in range(bulk_size)]
+    before = counter.snapshot()
+    started = time.perf_counter()
+    result = http("POST", f"{urls['api']}/v1/claims/bulk", api_key, {"claims": bodies})
+    api_seconds = time.perf_counter() - started
+    after = counter.snapshot()
+    created = {r["claim"]["id"] for r in result["results"] if r["status"] == 201}
+    merchant_id = _merchant_of(api_key)
+    items = _raw_items(merchant_id, created)
+    client = boto3.client("dynamodb")
+    started = time.perf_counter()
+    for start in range(0, len(items), 25):
+        requests: dict[str, list[dict[str, Any]]] = {}
+        for table, item in items[start : start + 25]:
+            requests.setdefault(table, []).append({"PutRequest": {"Item": item}})
+        pending: dict[str, Any] = requests
+        while pending:
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+    raw_seconds = time.perf_counter() - started
+    return {
+        "claims": len(created),
+        "items_per_claim": len(items) / max(len(created), 1),
+        "api_claims_per_s": len(created) / api_seconds,
+        "raw_batch_write_claims_per_s": len(created) / raw_seconds,
+        "api_vs_raw": (len(created) / api_seconds) / (len(created) / raw_seconds),
+        "measure": measure(
+            f"claim created in bulk ({len(created)} per request)",
+            "MerchantApiFunction",
+            len(created),
+            _delta(after, before, "MerchantApiFunction"),
+        ),
+    }
+
+
+def _merchant_of(api_key: str) -> str:
+    from recobro.auth import authenticate
+
+    return authenticate(f"Bearer {api_key}")
 
 
 # ============================================================================ entry point

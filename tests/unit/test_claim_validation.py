@@ -80,6 +80,10 @@ def test_the_documented_example_is_accepted():
         (("description",), None, "description"),
         (("surprise",), 1, "surprise"),
         (("metadata",), {"k": 1}, "metadata.k"),
+        (("metadata",), {"": "x"}, "metadata"),
+        (("debtor", "timezone"), "Europe", "debtor.timezone"),
+        (("debtor", "timezone"), "localtime", "debtor.timezone"),
+        (("debtor", "email"), "lucía@example.com", "debtor.email"),
     ],
 )
 def test_bad_fields_are_refused_by_name(path, value, field):
@@ -87,6 +91,11 @@ def test_bad_fields_are_refused_by_name(path, value, field):
         parse(ClaimCreate, with_change(path, value))
     assert caught.value.field == field
     assert caught.value.body()["error"]["code"] == "validation_error"
+
+
+def test_whole_number_floats_count_as_integers_as_json_schema_says():
+    body = with_change(("installments", 0, "amount"), 2500.0)
+    assert parse(ClaimCreate, body).installments[0].amount == 2500
 
 
 def test_a_debtor_with_no_way_to_reach_them_is_refused():

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from recobro.reminders.schedule import (
     ACTION_SHARDS,
+    CONTACT_WINDOW,
     REMINDER_STEPS,
     InstallmentDue,
     action_shard,
@@ -36,6 +37,16 @@ def test_a_claim_that_arrives_far_overdue_gets_one_reminder_for_its_latest_step(
     assert first is not None and first.step == "overdue_15"
     second = next_action(due, "UTC", now, first.at)
     assert second is not None and second.step == "overdue_30" and second.at > now
+
+
+def test_a_backlog_reminder_due_at_night_waits_for_the_morning():
+    due = [InstallmentDue(1, date(2026, 8, 1), 2500)]
+    night = datetime(2026, 8, 20, 23, 30, tzinfo=ZoneInfo("Europe/Madrid"))
+    action = next_action(due, "Europe/Madrid", night.astimezone(UTC), None)
+    assert action is not None
+    assert action.at.astimezone(ZoneInfo("Europe/Madrid")) == datetime(
+        2026, 8, 21, 8, 30, tzinfo=ZoneInfo("Europe/Madrid")
+    )
 
 
 def test_paid_installments_get_no_reminders():
@@ -75,10 +86,12 @@ def test_running_the_planner_repeatedly_plans_each_step_at_most_once(items, zone
     reminded: datetime | None = None
     planned: list[str] = []
     for hours in hops:
-        now += timedelta(hours=hours)
+        now += timedelta(hours=hours, minutes=hours * 7 % 60)
         while (action := next_action(items, zone, now, reminded)) is not None and action.at <= now:
             planned.append(action.key)
             reminded = action.at
+            local = now.astimezone(ZoneInfo(zone)).time()
+            assert CONTACT_WINDOW[0] <= local < CONTACT_WINDOW[1], f"planned at {local} local"
     assert len(planned) == len(set(planned))
     assert len(planned) <= len(items) * len(REMINDER_STEPS)
 

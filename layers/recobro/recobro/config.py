@@ -21,6 +21,9 @@ DEBTORS_TABLE = env("DEBTORS_TABLE", "recobro-DebtorsTable")
 MESSAGES_TABLE = env("MESSAGES_TABLE", "recobro-MessagesTable")
 IDEMPOTENCY_TABLE = env("IDEMPOTENCY_TABLE", "recobro-IdempotencyTable")
 CLAIM_EVENTS_TABLE = env("CLAIM_EVENTS_TABLE", "recobro-ClaimEventsTable")
+WEBHOOK_ENDPOINTS_TABLE = env("WEBHOOK_ENDPOINTS_TABLE", "recobro-WebhookEndpointsTable")
+WEBHOOK_DELIVERIES_TABLE = env("WEBHOOK_DELIVERIES_TABLE", "recobro-WebhookDeliveriesTable")
+LEDGER_TABLE = env("LEDGER_TABLE", "recobro-LedgerTable")
 
 # The largest request body the merchant API accepts (API Gateway itself allows 10 MB).
 MAX_BODY_BYTES = 1_000_000

@@ -14,11 +14,15 @@ class RecobroError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, code_override: str | None = None, **details: Any
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.details = details
+        if code_override is not None:
+            self.code = code_override
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}

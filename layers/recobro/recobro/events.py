@@ -14,7 +14,7 @@ from typing import Any
 
 from recobro import clock
 from recobro.ids import new_id
-from recobro.reminders.schedule import utc_iso
+from recobro.reminders.schedule import utc_iso_micro
 from recobro.storage.models import ClaimEvent, claim_ref
 
 EVENT_TYPES = (
@@ -47,7 +47,7 @@ class Event:
     def to_item(self) -> ClaimEvent:
         return ClaimEvent(
             claim_ref=claim_ref(self.merchant_id, self.claim_id),
-            event_key=f"{utc_iso(self.created_at)}#{self.id}",
+            event_key=f"{utc_iso_micro(self.created_at)}#{self.id}",
             event_id=self.id,
             type=self.type,
             merchant_id=self.merchant_id,
@@ -76,6 +76,17 @@ class Event:
             "created": int(self.created_at.timestamp()),
             "data": {"object": self.data},
         }
+
+
+def published(happened: list[Event]) -> None:
+    """Hand committed events to outbound webhooks."""
+    if not happened:
+        return
+    try:
+        from recobro.webhooks import publish
+    except ImportError:  # webhooks land in a parallel change; until then events are only stored
+        return
+    publish(happened)
 
 
 def timeline(merchant_id: str, claim_id: str) -> list[Event]:

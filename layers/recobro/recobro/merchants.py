@@ -20,7 +20,8 @@ def create_merchant(merchant_id: str, display_name: str, support_email: str) -> 
         display_name=display_name,
         support_email=support_email,
         created_at=clock.now(),
-    ).save()
+    ).save(add_version_condition=False)  # create or reset (the demo seed re-creates its merchants)
+    forget_merchant(merchant_id)
 
 
 def get_merchant(merchant_id: str) -> Merchant:
@@ -48,3 +49,8 @@ def cached_merchant(merchant_id: str) -> Merchant | None:
         merchant = None
     _profiles[merchant_id] = (now, merchant)
     return merchant
+
+
+def forget_merchant(merchant_id: str) -> None:
+    """Drop this container's cached profile, so a change made here is visible at once."""
+    _profiles.pop(merchant_id, None)

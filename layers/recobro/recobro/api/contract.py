@@ -8,6 +8,7 @@ response schemas are the pydantic models that validate bodies and shape response
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -27,6 +28,8 @@ class Operation:
     description: str = ""
     public: bool = False  # no API key needed (the OpenAPI document itself)
     extra_responses: dict[int, str] = field(default_factory=dict)
+    # A valid request body: shown in the OpenAPI document, and sent by the tests that walk every route.
+    example: dict[str, Any] | None = None
 
     @property
     def path_parameters(self) -> list[str]:

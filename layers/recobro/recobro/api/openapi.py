@@ -19,7 +19,7 @@ _ERROR_TEXT = {
     400: "The request is invalid; `error.field` names the field at fault.",
     401: "No API key, or not a valid one.",
     404: "No such object for this merchant.",
-    409: "The request conflicts with the object's current state.",
+    409: "The request conflicts with the object's current state, or its Idempotency-Key was used with another body.",
     413: "The body is larger than 1 MB.",
     415: "The body is not application/json.",
 }
@@ -70,7 +70,8 @@ def document(server_url: str = "/") -> dict[str, Any]:
                 **({"content": {"application/json": {"schema": _ref(op.response)}}} if op.response else {}),
             }
         }
-        for status in op.errors + ((415, 413) if op.request else ()):
+        statuses = set(op.errors) | ({415, 413} if op.request else set()) | ({409} if op.method == "POST" else set())
+        for status in sorted(statuses):
             responses[str(status)] = {
                 "description": op.extra_responses.get(status, _ERROR_TEXT.get(status, "Error")),
                 "content": {"application/json": {"schema": _ref(ErrorBody)}},
@@ -85,7 +86,10 @@ def document(server_url: str = "/") -> dict[str, Any]:
         if op.description:
             entry["description"] = op.description
         if op.request is not None:
-            entry["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(op.request)}}}
+            media: dict[str, Any] = {"schema": _ref(op.request)}
+            if op.example is not None:
+                media["example"] = op.example
+            entry["requestBody"] = {"required": True, "content": {"application/json": media}}
         if op.public:
             entry["security"] = []
         paths.setdefault(op.path, {})[op.method.lower()] = entry

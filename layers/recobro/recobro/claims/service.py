@@ -11,16 +11,19 @@ import secrets
 from datetime import date
 from typing import Any
 
-from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
-from recobro import clock, config, links
+from recobro import clock, config, events, links
 from recobro.claims.schemas import ClaimCreate, DebtorIn
 from recobro.claims.views import ClaimOut, DebtorSummary, InstallmentOut
 from recobro.errors import Conflict, NotFound
 from recobro.ids import debtor_id_for, new_id
-from recobro.reminders.schedule import InstallmentDue, action_shard, next_action, parse_utc_iso, utc_iso
+from recobro.reminders.schedule import (
+    InstallmentDue,
+    action_shard,
+    next_action,
+    parse_utc_iso,
+    utc_iso,
+    utc_iso_micro,
+)
 from recobro.storage.models import (
     EXTERNAL_REF_PREFIX,
     Claim,
@@ -28,6 +31,7 @@ from recobro.storage.models import (
     Debtor,
     InstallmentMap,
 )
+from recobro.storage.transactions import TransactionConflict, Write, commit
 
 OPEN_STATUSES = frozenset({"open", "partially_paid"})
 
@@ -37,12 +41,23 @@ def _answer_hash(salt: str, answer: str) -> str:
     return hashlib.sha256(f"{salt}:{normalised}".encode()).hexdigest()
 
 
-def build_debtor(merchant_id: str, data: DebtorIn) -> Debtor:
+def build_debtor(merchant_id: str, data: DebtorIn) -> tuple[Debtor, str | None]:
+    """The debtor as this claim describes them, merged into what we already know.
+
+    A returning customer keeps their id, creation time, salt, opt-outs and any verification
+    answer this claim does not restate; contact data and language follow the newest claim.
+    Also returns the timezone they had before, when it changes, so older claims can follow.
+    """
     now = clock.now()
-    salt = secrets.token_hex(16)
-    return Debtor(
+    debtor_id = debtor_id_for(merchant_id, data.external_id)
+    try:
+        known: Debtor | None = Debtor.get(merchant_id, debtor_id, consistent_read=True)
+    except Debtor.DoesNotExist:
+        known = None
+    salt = known.verification_salt if known else secrets.token_hex(16)
+    debtor = Debtor(
         merchant_id=merchant_id,
-        debtor_id=debtor_id_for(merchant_id, data.external_id),
+        debtor_id=debtor_id,
         external_id=data.external_id,
         name=data.name,
         email=data.email,
@@ -50,11 +65,33 @@ def build_debtor(merchant_id: str, data: DebtorIn) -> Debtor:
         locale=data.locale,
         timezone=data.timezone,
         verification_salt=salt,
-        date_of_birth_hash=_answer_hash(salt, data.date_of_birth.isoformat()) if data.date_of_birth else None,
-        postal_code_hash=_answer_hash(salt, data.postal_code) if data.postal_code else None,
-        created_at=now,
+        date_of_birth_hash=_answer_hash(salt, data.date_of_birth.isoformat())
+        if data.date_of_birth
+        else (known.date_of_birth_hash if known else None),
+        postal_code_hash=_answer_hash(salt, data.postal_code)
+        if data.postal_code
+        else (known.postal_code_hash if known else None),
+        opted_out_channels=known.opted_out_channels if known else None,
+        created_at=known.created_at if known else now,
         updated_at=now,
     )
+    moved_from = known.timezone if known and known.timezone != data.timezone else None
+    return debtor, moved_from
+
+
+def retime_claims(merchant_id: str, debtor: Debtor) -> None:
+    """Move the reminders of every claim of the debtor to their (new) timezone."""
+    for claim in Claim.by_debtor.query(debtor.debtor_id, filter_condition=Claim.merchant_id == merchant_id):
+        for _ in range(5):
+            if claim.timezone == debtor.timezone:
+                break
+            claim.timezone = debtor.timezone
+            schedule_next_reminder(claim)
+            try:
+                commit([Write(claim)])
+                break
+            except TransactionConflict:
+                claim = get_claim(merchant_id, claim.claim_id, consistent=True)
 
 
 def installments_due(claim: Claim) -> list[InstallmentDue]:
@@ -80,7 +117,7 @@ def schedule_next_reminder(claim: Claim) -> None:
 
 def create_claim(merchant_id: str, data: ClaimCreate) -> tuple[Claim, Debtor]:
     now = clock.now()
-    debtor = build_debtor(merchant_id, data.debtor)
+    debtor, moved_from = build_debtor(merchant_id, data.debtor)
     claim = Claim(
         merchant_id=merchant_id,
         claim_id=new_id("clm"),
@@ -100,20 +137,25 @@ def create_claim(merchant_id: str, data: ClaimCreate) -> tuple[Claim, Debtor]:
         created_at=now,
         updated_at=now,
     )
+    claim.created_key = f"{utc_iso_micro(now)}#{claim.claim_id}"
     schedule_next_reminder(claim)
     marker = ClaimExternalRef(
         merchant_id=merchant_id,
         claim_id=EXTERNAL_REF_PREFIX + data.external_id,
         target_claim_id=claim.claim_id,
     )
+    created = events.Event("claim.created", merchant_id, claim.claim_id, event_data(claim))
     try:
-        with TransactWrite(connection=Connection()) as transaction:
-            transaction.save(marker, condition=ClaimExternalRef.claim_id.does_not_exist())
-            transaction.save(claim)
-            transaction.save(debtor)
-    except TransactWriteError as exc:
-        reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
-        if reasons and reasons[0] == "ConditionalCheckFailed":
+        commit(
+            [
+                Write(marker, condition=ClaimExternalRef.claim_id.does_not_exist()),
+                Write(claim),
+                Write(debtor),
+                Write(created.to_item()),
+            ]
+        )
+    except TransactionConflict as conflict:
+        if 0 in conflict.failed:
             existing = ClaimExternalRef.get(merchant_id, EXTERNAL_REF_PREFIX + data.external_id)
             raise Conflict(
                 "A claim with this external_id already exists.",
@@ -121,15 +163,32 @@ def create_claim(merchant_id: str, data: ClaimCreate) -> tuple[Claim, Debtor]:
                 claim_id=existing.target_claim_id,
             ) from None
         raise
+    events.published([created])
+    if moved_from is not None:
+        retime_claims(merchant_id, debtor)
     return claim, debtor
 
 
-def get_claim(merchant_id: str, claim_id: str) -> Claim:
+def event_data(claim: Claim) -> dict[str, Any]:
+    """What events say about a claim: ids, status and amounts, no debtor contact data."""
+    return {
+        "claim_id": claim.claim_id,
+        "external_id": claim.external_id,
+        "debtor_id": claim.debtor_id,
+        "status": claim.status,
+        "currency": claim.currency,
+        "amount_total": int(claim.amount_total),
+        "amount_paid": int(claim.amount_paid),
+        "amount_due": int(claim.amount_total) - int(claim.amount_paid),
+    }
+
+
+def get_claim(merchant_id: str, claim_id: str, consistent: bool = False) -> Claim:
     """The merchant's own claim; another merchant's id is simply not found."""
     if not claim_id.startswith("clm_") or len(claim_id) > 64:
         raise NotFound("No such claim.")
     try:
-        return Claim.get(merchant_id, claim_id)
+        return Claim.get(merchant_id, claim_id, consistent_read=consistent)
     except Claim.DoesNotExist:
         raise NotFound("No such claim.") from None
 

@@ -21,6 +21,10 @@ REMINDER_STEPS: tuple[tuple[str, int], ...] = (
     ("overdue_30", 30),
 )
 SEND_AT_LOCAL = time(9, 0)
+# Nobody is contacted outside these local hours; a reminder that falls due outside them waits
+# for DEFERRED_SEND_AT_LOCAL (issue #6 makes the window a per-merchant setting).
+CONTACT_WINDOW = (time(8, 0), time(21, 0))
+DEFERRED_SEND_AT_LOCAL = time(8, 30)
 ACTION_SHARDS = 16
 
 
@@ -48,6 +52,11 @@ def utc_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
+def utc_iso_micro(moment: datetime) -> str:
+    """Like utc_iso with microseconds: for keys where many items share a second."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
 def parse_utc_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.removesuffix("Z")).replace(tzinfo=UTC)
 
@@ -64,6 +73,17 @@ def all_shards() -> list[str]:
 def local_moment(day: date, timezone: str) -> datetime:
     """SEND_AT_LOCAL on `day` in `timezone`, as UTC (DST handled by zoneinfo)."""
     return datetime.combine(day, SEND_AT_LOCAL, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def next_contact_moment(now: datetime, timezone: str) -> datetime:
+    """`now` if it is inside the debtor's contact window, else the next deferred send time."""
+    zone = ZoneInfo(timezone)
+    local = now.astimezone(zone)
+    opens, closes = CONTACT_WINDOW
+    if opens <= local.time() < closes:
+        return now
+    day = local.date() if local.time() < opens else local.date() + timedelta(days=1)
+    return datetime.combine(day, DEFERRED_SEND_AT_LOCAL, tzinfo=zone).astimezone(UTC)
 
 
 def candidate_actions(installments: Iterable[InstallmentDue], timezone: str) -> list[ReminderAction]:
@@ -93,4 +113,7 @@ def next_action(
     if not pending:
         return None
     past = [a for a in pending if a.at <= now]
-    return past[-1] if past else pending[0]
+    if not past:
+        return pending[0]
+    latest = past[-1]
+    return ReminderAction(latest.installment, latest.step, max(latest.at, next_contact_moment(now, timezone)))

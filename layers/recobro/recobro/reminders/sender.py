@@ -21,11 +21,12 @@ from recobro.rendering import render
 from recobro.storage.models import Claim, Debtor, Merchant, Message, claim_ref
 
 MESSAGE_RETENTION = timedelta(days=730)
+STALE_SENDING = timedelta(minutes=3)  # the message-jobs queue's visibility timeout
 
 
 def _load(job: ReminderJob) -> tuple[Claim | None, Debtor | None, Merchant | None]:
     try:
-        claim = Claim.get(job.merchant_id, job.claim_id)
+        claim = Claim.get(job.merchant_id, job.claim_id, consistent_read=True)  # see a payment made just now
     except Claim.DoesNotExist:
         return None, None, None
     try:
@@ -62,7 +63,11 @@ def _reserve(job: ReminderJob, status: str, reason: str | None = None) -> bool:
     )
     try:
         message.save(
-            condition=Message.message_id.does_not_exist() | (Message.status == "failed"),
+            condition=Message.message_id.does_not_exist()
+            | (Message.status == "failed")
+            # A sender that died mid-send (timeout, crash) left "sending": after the queue's
+            # visibility timeout its job is redelivered, and may take the slot over.
+            | ((Message.status == "sending") & (Message.created_at < now - STALE_SENDING)),
         )
     except PutError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
@@ -71,16 +76,7 @@ def _reserve(job: ReminderJob, status: str, reason: str | None = None) -> bool:
     return True
 
 
-def send_reminder(job: ReminderJob) -> dict[str, Any]:
-    """Send the job's reminder unless it was sent already or no longer applies."""
-    claim, debtor, merchant = _load(job)
-    reason = _skip_reason(job, claim, debtor)
-    if reason is not None or claim is None or debtor is None:
-        _reserve(job, "skipped", reason)
-        return {"status": "skipped", "reason": reason}
-    if not _reserve(job, "sending"):
-        return {"status": "duplicate"}
-    ref = claim_ref(job.merchant_id, job.claim_id)
+def _compose(job: ReminderJob, claim: Claim, debtor: Debtor, merchant: Merchant | None) -> email_channel.Email:
     merchant_name = merchant.display_name if merchant else job.merchant_id
     context = {
         "merchant_name": merchant_name,
@@ -95,7 +91,7 @@ def send_reminder(job: ReminderJob) -> dict[str, Any]:
         "due_date": next(i.due_date for i in claim.installments if int(i.number) == job.installment),
         "payment_url": links.payment_url(config.pages_base_url(), claim.merchant_id, claim.claim_id),
     }
-    message = email_channel.Email(
+    return email_channel.Email(
         to=str(debtor.email),
         subject=render("email/reminder.subject.txt.j2", debtor.locale, **context).strip(),
         text=render("email/reminder.txt.j2", debtor.locale, **context),
@@ -103,6 +99,21 @@ def send_reminder(job: ReminderJob) -> dict[str, Any]:
         from_name=merchant_name,
         headers={"X-Recobro-Claim-Id": claim.claim_id, "X-Recobro-Message-Id": job.message_id},
     )
+
+
+def send_reminder(job: ReminderJob) -> dict[str, Any]:
+    """Send the job's reminder unless it was sent already or no longer applies."""
+    claim, debtor, merchant = _load(job)
+    reason = _skip_reason(job, claim, debtor)
+    if reason is not None or claim is None or debtor is None:
+        _reserve(job, "skipped", reason)
+        return {"status": "skipped", "reason": reason}
+    # Everything that can fail before the send happens before the slot is taken, so a failure
+    # here leaves the job free to be retried.
+    message = _compose(job, claim, debtor, merchant)
+    if not _reserve(job, "sending"):
+        return {"status": "duplicate"}
+    ref = claim_ref(job.merchant_id, job.claim_id)
     try:
         provider_id = email_channel.send(message)
     except Exception:

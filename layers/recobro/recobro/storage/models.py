@@ -10,6 +10,9 @@ Access patterns (no Scan on any hot path):
   The index is sparse: settled claims drop next_action_at and leave it.
 - Debtor by (merchant_id, debtor_id): GetItem / BatchGetItem with the claim.
 - Messages of a claim: Query by claim_ref = "<merchant_id>#<claim_id>".
+- A merchant's claims newest first: Query by_merchant_created (cursor = created_key of the last one).
+- A debtor's claims: Query by_debtor.
+- Ledger of a claim: Query LedgerTable by claim_ref; a payment by its reference: GetItem.
 - Events (timeline) of a claim: Query ClaimEventsTable by claim_ref, sorted by event_key (time).
 """
 
@@ -22,6 +25,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
     VersionAttribute,
 )
@@ -38,6 +42,22 @@ class _Meta:
     billing_mode = "PAY_PER_REQUEST"
 
 
+class PlanRulesMap(MapAttribute[str, Any]):
+    """Installment plans a debtor may choose on the payment page."""
+
+    min_installments = NumberAttribute(default=2)
+    max_installments = NumberAttribute(default=6)
+    min_installment_amount = NumberAttribute(default=1000)  # minor units
+    max_days_to_promise = NumberAttribute(default=14)
+
+
+class ContactWindowMap(MapAttribute[str, Any]):
+    """Local hours (debtor's timezone) in which reminders may go out."""
+
+    start = UnicodeAttribute(default="08:00")
+    end = UnicodeAttribute(default="21:00")
+
+
 class Merchant(Model):
     """A BNPL merchant: the tenant every other key starts from."""
 
@@ -48,6 +68,18 @@ class Merchant(Model):
     display_name = UnicodeAttribute()
     support_email = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+    # Branding and settings (recobro.settings validates them; defaults let older items read fine).
+    logo_url = UnicodeAttribute(null=True)
+    brand_color = UnicodeAttribute(default="#1A56DB")
+    accent_color = UnicodeAttribute(null=True)
+    support_phone = UnicodeAttribute(null=True)
+    legal_footer = UnicodeAttribute(null=True)  # plain text, never interpreted as HTML
+    identity_check = UnicodeAttribute(default="date_of_birth")  # date_of_birth | postal_code
+    plan_rules = PlanRulesMap(default=PlanRulesMap)  # type: ignore[no-untyped-call]
+    contact_window = ContactWindowMap(default=ContactWindowMap)  # type: ignore[no-untyped-call]
+    max_contacts_per_week = NumberAttribute(default=7)
+    updated_at = UTCDateTimeAttribute(null=True)
+    version = VersionAttribute()  # settings PATCHes are conditional on it
 
 
 class ApiKeysByMerchant(GlobalSecondaryIndex["ApiKey"]):  # type: ignore[no-untyped-call]
@@ -71,6 +103,9 @@ class ApiKey(Model):
     prefix = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     revoked_at = UTCDateTimeAttribute(null=True)
+    last4 = UnicodeAttribute(null=True)  # last four characters of the secret, for recognising it
+    description = UnicodeAttribute(null=True)
+    valid_until = UTCDateTimeAttribute(null=True)  # set when the key is rolled; fails from then on (not a TTL)
     by_merchant = ApiKeysByMerchant()
 
 
@@ -90,6 +125,28 @@ class ClaimsByNextAction(GlobalSecondaryIndex["Claim"]):  # type: ignore[no-unty
 
     action_shard = UnicodeAttribute(hash_key=True)
     next_action_at = UnicodeAttribute(range_key=True)
+
+
+class ClaimsByMerchantCreated(GlobalSecondaryIndex["Claim"]):  # type: ignore[no-untyped-call]
+    """A merchant's claims, newest first: the list endpoint's cursor order."""
+
+    class Meta:
+        index_name = "by_merchant_created"
+        projection = AllProjection()
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ClaimsByDebtor(GlobalSecondaryIndex["Claim"]):  # type: ignore[no-untyped-call]
+    """Every claim of one debtor (debtor ids embed the merchant), for lists and contact updates."""
+
+    class Meta:
+        index_name = "by_debtor"
+        projection = AllProjection()
+
+    debtor_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
 
 
 class Claim(Model):
@@ -119,8 +176,11 @@ class Claim(Model):
     next_action_at = UnicodeAttribute(null=True)
     next_action = UnicodeAttribute(null=True)  # "<installment number>:<step>"
     reminded_through = UnicodeAttribute(null=True)  # reminders at or before this instant are handled
+    created_key = UnicodeAttribute(null=True)  # "<created ISO UTC>#<claim_id>"
     version = VersionAttribute()
     by_next_action = ClaimsByNextAction()
+    by_merchant_created = ClaimsByMerchantCreated()
+    by_debtor = ClaimsByDebtor()
 
 
 class ClaimExternalRef(Model):
@@ -151,6 +211,7 @@ class Debtor(Model):
     verification_salt = UnicodeAttribute()
     date_of_birth_hash = UnicodeAttribute(null=True)
     postal_code_hash = UnicodeAttribute(null=True)
+    opted_out_channels = UnicodeSetAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
 
@@ -174,6 +235,28 @@ class Message(Model):
     expires_at = NumberAttribute(null=True)  # TTL, epoch seconds
 
 
+class LedgerEntry(Model):
+    """A payment made elsewhere or a refund of one; its key makes each external reference count once."""
+
+    class Meta(_Meta):
+        table_name = config.LEDGER_TABLE
+
+    claim_ref = UnicodeAttribute(hash_key=True)  # "<merchant_id>#<claim_id>"
+    entry_key = UnicodeAttribute(range_key=True)  # "payment#<external_reference>" | "refund#<external_reference>"
+    entry_id = UnicodeAttribute()  # pay_... | rfd_...
+    kind = UnicodeAttribute()  # payment | refund
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    external_reference = UnicodeAttribute()
+    payment_reference = UnicodeAttribute(null=True)  # for a refund: the payment it returns
+    amount_refunded = NumberAttribute(default=0)  # for a payment: what refunds took back
+    allocations = UnicodeAttribute()  # JSON [[installment number, amount], ...]
+    to_credit = NumberAttribute(default=0)
+    occurred_at = UTCDateTimeAttribute()  # when the money moved (paid_at / refunded_at)
+    created_at = UTCDateTimeAttribute()
+    reason = UnicodeAttribute(null=True)
+
+
 class ClaimEvent(Model):
     """One domain event of a claim: its timeline, and what outbound webhooks carry."""
 
@@ -190,7 +273,83 @@ class ClaimEvent(Model):
     created_at = UTCDateTimeAttribute()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (Merchant, ApiKey, Claim, ClaimExternalRef, Debtor, Message, ClaimEvent)
+# ---- webhooks (recobro.webhooks; access patterns in docs/adr/0006-webhooks.md)
+# - A merchant's endpoints: Query WebhookEndpointsTable by merchant_id (at most 16 per merchant).
+# - Endpoint by (merchant_id, endpoint_id): GetItem; tenant isolation is the hash key itself.
+# - Delivery by (merchant_id, delivery_id): GetItem.
+# - An endpoint's deliveries newest first: Query by_endpoint (endpoint_ref, created_key < cursor).
+
+
+class WebhookEndpoint(Model):
+    """A merchant's webhook receiver; the secret signs every delivery and is shown only at creation."""
+
+    class Meta(_Meta):
+        table_name = config.WEBHOOK_ENDPOINTS_TABLE
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    endpoint_id = UnicodeAttribute(range_key=True)  # we_...
+    url = UnicodeAttribute()
+    enabled_events = ListAttribute(of=UnicodeAttribute)  # event types, or ["*"]
+    description = UnicodeAttribute(null=True)
+    secret = UnicodeAttribute()  # whsec_...; never returned after creation, never logged
+    status = UnicodeAttribute(default="enabled")
+    created_at = UTCDateTimeAttribute()
+
+
+class WebhookAttemptMap(MapAttribute[str, Any]):
+    attempted_at = UTCDateTimeAttribute()
+    status_code = NumberAttribute(null=True)  # None when no HTTP answer came back
+    error = UnicodeAttribute(null=True)  # short machine code: timeout, connection_error, http_500...
+    duration_ms = NumberAttribute()
+
+
+class WebhookDeliveriesByEndpoint(GlobalSecondaryIndex["WebhookDelivery"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_endpoint"
+        projection = AllProjection()
+
+    endpoint_ref = UnicodeAttribute(hash_key=True)  # "<merchant_id>#<endpoint_id>"
+    created_key = UnicodeAttribute(range_key=True)  # "<created ISO UTC>#<delivery_id>"
+
+
+class WebhookDelivery(Model):
+    """One event sent to one endpoint, with every attempt; updated only under its version."""
+
+    class Meta(_Meta):
+        table_name = config.WEBHOOK_DELIVERIES_TABLE
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    delivery_id = UnicodeAttribute(range_key=True)  # dlv_...
+    endpoint_id = UnicodeAttribute()
+    endpoint_ref = UnicodeAttribute()
+    created_key = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    payload = UnicodeAttribute()  # the exact JSON body sent (may hold PII: never logged)
+    mode = UnicodeAttribute(default="automatic")  # automatic (retried for 3 days) | manual (ping, redeliver)
+    status = UnicodeAttribute()  # pending | succeeded | failed
+    attempts = ListAttribute(of=WebhookAttemptMap, default=list)
+    next_attempt_at = UTCDateTimeAttribute(null=True)
+    redelivery_of = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    expires_at = NumberAttribute(null=True)  # TTL, epoch seconds
+    version = VersionAttribute()
+    by_endpoint = WebhookDeliveriesByEndpoint()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    Merchant,
+    ApiKey,
+    Claim,
+    ClaimExternalRef,
+    Debtor,
+    Message,
+    LedgerEntry,
+    ClaimEvent,
+    WebhookEndpoint,
+    WebhookDelivery,
+)
 
 
 def claim_ref(merchant_id: str, claim_id: str) -> str:
