@@ -516,11 +516,13 @@ def bench_bulk(urls: dict[str, str], api_key: str, counter: DynamoCounter, bulk_
         "api_claims_per_s": len(created) / api_seconds,
         "raw_batch_write_claims_per_s": len(created) / raw_seconds,
         "api_vs_raw": (len(created) / api_seconds) / (len(created) / raw_seconds),
+        # Bulk create writes from a thread pool, whose frames do not lead back to the handler
+        # file: calls made from no handler's thread during the request are the pool's.
         "measure": measure(
             f"claim created in bulk ({len(created)} per request)",
             "MerchantApiFunction",
             len(created),
-            _delta(after, before, "MerchantApiFunction"),
+            dict(Counter(_delta(after, before, "MerchantApiFunction")) + Counter(_delta(after, before, "(other)"))),
         ),
     }
 
