@@ -64,6 +64,12 @@ def test_bad_list_queries_are_4xx(merchant: MerchantClient, query: str):
     assert reply.json()["error"]["code"] == "validation_error"
 
 
+def test_an_empty_time_range_is_an_empty_list(merchant: MerchantClient):
+    create(merchant)
+    reply = merchant.call("GET", "/v1/claims?created_gte=2026-06-01T00:00:00Z&created_lte=2026-01-01T00:00:00Z")
+    assert reply.status == 200 and reply.json()["data"] == []
+
+
 def test_an_unknown_cursor_is_404_naming_it(merchant: MerchantClient):
     reply = merchant.call("GET", "/v1/claims?starting_after=clm_nope")
     assert reply.status == 404 and reply.json()["error"]["field"] == "starting_after"

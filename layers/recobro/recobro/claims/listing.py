@@ -108,7 +108,13 @@ def _matches(claim: Claim, query: ClaimListQuery) -> bool:
     return not ((low and updated < low) or (high and updated > high))
 
 
+def _empty_range(low: datetime | None, high: datetime | None) -> bool:
+    return low is not None and high is not None and low > high
+
+
 def list_claims(merchant_id: str, query: ClaimListQuery) -> dict[str, Any]:
+    if _empty_range(query.created_gte, query.created_lte) or _empty_range(query.updated_gte, query.updated_lte):
+        return {"object": "list", "data": [], "has_more": False}
     if query.external_id is not None:
         found = [c for c in _by_external_id(merchant_id, query.external_id) if _matches(c, query)]
         return {"object": "list", "data": _views(merchant_id, found), "has_more": False}
