@@ -171,3 +171,27 @@ def test_unknown_and_other_merchants_claims_are_404(merchant: MerchantClient, ot
         assert reply.status == 404, reply.text
         assert reply.json() == {"error": {"code": "not_found", "message": "No such claim."}}
     assert merchant.call("GET", f"/v1/claims/{mine}").status == 200
+
+
+@pytest.mark.parametrize(
+    "raw_description",
+    ['"\\ud800 lone surrogate"', '"nul \\u0000 byte"', '"\\udfff"'],
+)
+def test_unicode_that_cannot_be_stored_is_a_400(merchant: MerchantClient, raw_description: str):
+    body = json.dumps(claim_body()).replace('"Zapatillas Runner X"', raw_description)
+    reply = merchant.call("POST", "/v1/claims", body=body, headers={"Content-Type": "application/json"})
+    assert reply.status == 400, reply.text
+    assert reply.json()["error"]["code"] in ("validation_error", "invalid_json")
+    assert stored_items(merchant.merchant_id) == []
+
+
+def test_real_world_unicode_round_trips(merchant: MerchantClient):
+    text = "Zapatillas 👟 «Runner» — שלום — Ñandú — 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 — e\u0301"
+    body = claim_body()
+    body["description"] = text
+    body["debtor"]["name"] = "Zoë Ağaoğlu-Ñúñez"
+    created = merchant.call("POST", "/v1/claims", body)
+    assert created.status == 201, created.text
+    fetched = merchant.call("GET", f"/v1/claims/{created.json()['id']}").json()
+    assert fetched["description"] == text
+    assert fetched["debtor"]["name"] == "Zoë Ağaoğlu-Ñúñez"

@@ -6,9 +6,10 @@ WholeNumber accepts it as 2500, and still refuses 25.5, "2500" and true.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, StrictStr
 
 
 def _whole_number(value: Any) -> Any:
@@ -24,3 +25,15 @@ def _whole_number(value: Any) -> Any:
 
 
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _plain_text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("text without control characters")
+    return value
+
+
+# Free text that ends up in emails, SMS and pages: any language, any emoji, no control bytes.
+PlainText = Annotated[StrictStr, AfterValidator(_plain_text)]

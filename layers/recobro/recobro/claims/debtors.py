@@ -15,6 +15,7 @@ from recobro.claims.service import get_claim, get_debtor, retime_claims
 from recobro.errors import Conflict, ValidationFailed
 from recobro.reminders.schedule import utc_iso
 from recobro.storage.models import Debtor
+from recobro.validation import PlainText
 
 Channel = Literal["email", "sms", "whatsapp"]
 
@@ -22,7 +23,7 @@ Channel = Literal["email", "sms", "whatsapp"]
 class DebtorUpdate(_Strict):
     """Fields to change; the rest stay as they are."""
 
-    name: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+    name: Annotated[PlainText, Field(min_length=1, max_length=200)] | None = None
     email: Annotated[StrictStr, Field(max_length=254)] | None = None
     phone: Annotated[StrictStr, Field(max_length=20)] | None = None
     locale: Annotated[StrictStr, Field(max_length=35)] | None = None
@@ -31,7 +32,7 @@ class DebtorUpdate(_Strict):
 
 class OptOutIn(_Strict):
     channel: Channel
-    reason: Annotated[StrictStr, Field(max_length=500)] | None = None
+    reason: Annotated[PlainText, Field(max_length=500)] | None = None
 
 
 class DebtorOut(BaseModel):

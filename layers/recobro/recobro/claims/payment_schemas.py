@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from recobro.claims.schemas import ExternalId, _Strict
 from recobro.money import MAX_MINOR_UNITS, is_currency
-from recobro.validation import WholeNumber
+from recobro.validation import PlainText, WholeNumber
 
 
 def _aware_utc(value: datetime | None) -> datetime | None:
@@ -42,18 +42,18 @@ class RefundIn(_Strict):
     payment_reference: ExternalId
     amount: Annotated[WholeNumber, Field(gt=0, le=MAX_MINOR_UNITS)]
     external_reference: ExternalId
-    reason: Annotated[StrictStr, Field(max_length=500)] | None = None
+    reason: Annotated[PlainText, Field(max_length=500)] | None = None
     refunded_at: datetime | None = None
 
     _refunded_at = field_validator("refunded_at")(_aware_utc)
 
 
 class ActionWithReason(_Strict):
-    reason: Annotated[StrictStr, Field(min_length=1, max_length=500)]
+    reason: Annotated[PlainText, Field(min_length=1, max_length=500)]
 
 
 class ActionOptionalReason(_Strict):
-    reason: Annotated[StrictStr, Field(min_length=1, max_length=500)] | None = None
+    reason: Annotated[PlainText, Field(min_length=1, max_length=500)] | None = None
 
 
 class Allocated(BaseModel):

@@ -29,7 +29,7 @@ from pydantic import (
 
 from recobro.errors import ValidationFailed
 from recobro.money import MAX_MINOR_UNITS, is_currency
-from recobro.validation import WholeNumber
+from recobro.validation import PlainText, WholeNumber
 
 EARLIEST_DUE_DATE = date(2000, 1, 1)
 LATEST_DUE_DATE = date(2100, 12, 31)
@@ -52,7 +52,7 @@ class _Strict(BaseModel):
 
 class DebtorIn(_Strict):
     external_id: ExternalId
-    name: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    name: Annotated[PlainText, Field(min_length=1, max_length=200)]
     email: Annotated[StrictStr, Field(max_length=254)] | None = None
     phone: Annotated[StrictStr, Field(max_length=20)] | None = None
     locale: Annotated[StrictStr, Field(max_length=35)] = "en-GB"
@@ -144,11 +144,11 @@ class InstallmentIn(_Strict):
 class ClaimCreate(_Strict):
     external_id: ExternalId
     currency: Annotated[StrictStr, Field(min_length=3, max_length=3)]
-    description: Annotated[StrictStr, Field(min_length=1, max_length=500)]
+    description: Annotated[PlainText, Field(min_length=1, max_length=500)]
     debtor: DebtorIn
     installments: Annotated[list[InstallmentIn], Field(min_length=1, max_length=MAX_INSTALLMENTS)]
     metadata: Annotated[
-        dict[Annotated[str, Field(min_length=1, max_length=40)], Annotated[StrictStr, Field(max_length=500)]],
+        dict[Annotated[str, Field(min_length=1, max_length=40)], Annotated[PlainText, Field(max_length=500)]],
         Field(max_length=50),
     ] = Field(default_factory=dict)
 
