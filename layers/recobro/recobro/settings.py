@@ -19,8 +19,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 from pynamodb.exceptions import UpdateError
 
@@ -30,6 +28,7 @@ from recobro.errors import Conflict, NotFound, ValidationFailed
 from recobro.merchants import cached_merchant, forget_merchant
 from recobro.money import MAX_MINOR_UNITS
 from recobro.storage.models import Merchant
+from recobro.validation import e164_phone, email_address, whole_number
 
 MAX_LOGO_URL = 2048
 MAX_LEGAL_FOOTER = 1000
@@ -76,36 +75,6 @@ def _upper(value: str) -> str:
     return value.upper()
 
 
-def _email(value: str) -> str:
-    try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValueError(f"not a valid email address: {exc}") from None
-
-
-def _phone(value: str) -> str:
-    if not value.startswith("+"):
-        raise ValueError("phone numbers are E.164, starting with + and the country code")
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        raise ValueError("not a phone number in E.164 form") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def whole_number(value: Any) -> Any:
-    """JSON Schema calls 3.0 an integer, so accept it as 3; refuse 3.5, "3" and true."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("a whole number")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError("a whole number")
-        return int(value)
-    return value
-
-
 def _within_contact_hours(value: str) -> str:
     if not EARLIEST_CONTACT <= value <= LATEST_CONTACT:
         raise ValueError(f"contact hours lie within {EARLIEST_CONTACT}–{LATEST_CONTACT}")
@@ -122,9 +91,9 @@ LogoUrl = Annotated[
 ]
 HexColor = Annotated[StrictStr, Field(pattern=r"^#[0-9A-Fa-f]{6}$", description="#RRGGBB"), AfterValidator(_upper)]
 SupportEmail = Annotated[
-    StrictStr, Field(min_length=3, max_length=254, json_schema_extra={"format": "email"}), AfterValidator(_email)
+    StrictStr, Field(min_length=3, max_length=254, json_schema_extra={"format": "email"}), AfterValidator(email_address)
 ]
-SupportPhone = Annotated[StrictStr, Field(min_length=2, max_length=20, description="E.164"), AfterValidator(_phone)]
+SupportPhone = Annotated[StrictStr, Field(min_length=2, max_length=20, description="E.164"), AfterValidator(e164_phone)]
 LegalFooter = Annotated[
     StrictStr, Field(max_length=MAX_LEGAL_FOOTER, json_schema_extra={"pattern": TEXT_PATTERN}), _plain_text
 ]

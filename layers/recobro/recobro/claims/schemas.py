@@ -14,9 +14,7 @@ from itertools import pairwise
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
-import phonenumbers
 from babel import Locale, UnknownLocaleError
-from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,7 +27,7 @@ from pydantic import (
 
 from recobro.errors import ValidationFailed
 from recobro.money import MAX_MINOR_UNITS, is_currency
-from recobro.validation import PlainText, WholeNumber
+from recobro.validation import PlainText, WholeNumber, e164_phone, email_address
 
 EARLIEST_DUE_DATE = date(2000, 1, 1)
 LATEST_DUE_DATE = date(2100, 12, 31)
@@ -71,28 +69,12 @@ class DebtorIn(_Strict):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            # SES sends only to ASCII addresses: refuse what it would bounce, at the door.
-            return validate_email(value, check_deliverability=False, allow_smtputf8=False).normalized
-        except EmailNotValidError as exc:
-            raise ValueError(f"not a valid email address: {exc}") from None
+        return None if value is None else email_address(value)
 
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith("+"):
-            raise ValueError("phone numbers are E.164, starting with + and the country code")
-        try:
-            number = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException:
-            raise ValueError("not a phone number in E.164 form") from None
-        if not phonenumbers.is_valid_number(number):
-            raise ValueError("not a valid phone number")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return None if value is None else e164_phone(value)
 
     @field_validator("locale")
     @classmethod
