@@ -209,10 +209,53 @@ def seed_claims(
     return created
 
 
+def _api(api_url: str, api_key: str, method: str, path: str, body: Any = None) -> Any:
+    request = urllib.request.Request(  # noqa: S310 - local URL
+        f"{api_url}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - local URL
+        return json.loads(response.read())
+
+
+def seed_stages(api_url: str, api_key: str) -> dict[str, int]:
+    """Move some demo claims along, through the API: part paid, paid, paused, written off."""
+    claims = _api(api_url, api_key, "GET", "/v1/claims?limit=100")["data"]
+    moved = {"partially_paid": 0, "paid": 0, "paused": 0, "written_off": 0}
+    for index, claim in enumerate(sorted(claims, key=lambda c: c["external_id"])):
+        path = f"/v1/claims/{claim['id']}"
+        if claim["status"] != "open":
+            continue  # seeded before, in a persisted database
+        if index % 6 == 1:
+            amount = claim["installments"][0]["amount"]
+            reference = f"seed-transfer-{claim['external_id']}"
+            payment = {"amount": amount, "currency": claim["currency"], "external_reference": reference}
+            _api(api_url, api_key, "POST", f"{path}/payments", payment)
+            moved["partially_paid" if len(claim["installments"]) > 1 else "paid"] += 1
+        elif index % 6 == 3:
+            payment = {
+                "amount": claim["amount_due"],
+                "currency": claim["currency"],
+                "external_reference": f"seed-card-{claim['external_id']}",
+            }
+            _api(api_url, api_key, "POST", f"{path}/payments", payment)
+            moved["paid"] += 1
+        elif index == 10:
+            _api(api_url, api_key, "POST", f"{path}/pause", {"reason": "customer says the parcel never arrived"})
+            moved["paused"] += 1
+        elif index == 16:
+            _api(api_url, api_key, "POST", f"{path}/write-off", {"reason": "debtor deceased"})
+            moved["written_off"] += 1
+    return moved
+
+
 def seed(stack: Any, drain_timeout: float = 40.0) -> SeedResult:
     """Bootstrap merchants, load claims through the API, plan reminders and wait for them to send."""
     keys = bootstrap_merchants()
     claims = seed_claims(stack.urls["api"], keys)
+    seed_stages(stack.urls["api"], keys["demo"])
     planned = stack.fire(REMINDER_PLANNER)
     drained, _ = stack.drain(drain_timeout)
     return SeedResult(api_keys=keys, claims=claims, planned=planned, drained=drained)
