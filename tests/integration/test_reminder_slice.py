@@ -10,6 +10,7 @@ from recobro import clock
 from tests.http import request
 from tests.integration.claims import claim_body
 from tests.integration.conftest import MerchantClient, Stack
+from tests.integration.test_payment_page_identity import DOB, Browser, verified
 
 
 def _create(merchant: MerchantClient, **kwargs) -> dict:
@@ -42,7 +43,10 @@ def test_an_overdue_installment_becomes_exactly_one_spanish_email(stack: Stack, 
     assert len(links) == 1
     assert links[0].startswith(stack.urls["pages"])
 
-    page = request("GET", links[0])
+    question = request("GET", links[0])  # the link first asks who you are, in Spanish
+    assert question.status == 200
+    assert "Confirma que eres tú" in question.text and "Zapatillas" not in question.text
+    page = verified(Browser(), links[0], DOB)
     assert page.status == 200
     assert "text/html" in page.headers["content-type"]
     assert "Tienda Demo" in page.text
@@ -61,7 +65,10 @@ def test_an_english_debtor_reads_english(stack: Stack, merchant: MerchantClient)
     (email,) = stack.outbox(claim["id"])
     assert "Payment reminder" in email["subject"]
     assert "€19.99" in email["text"]
-    page = request("GET", claim["payment_url"])
+    (link,) = [link for link in email["links"] if "/p/" in link]  # the reminder's link replaced the first
+    assert request("GET", claim["payment_url"]).status == 404
+    assert "Confirm it is you" in request("GET", link).text
+    page = verified(Browser(), link, DOB)
     assert page.status == 200 and "Amount due" in page.text and "€19.99" in page.text
 
 

@@ -58,3 +58,44 @@ def test_any_single_character_change_is_refused(data):
 @given(st.text(max_size=400))
 def test_arbitrary_text_never_verifies_or_raises(text):
     assert links.verify(text, now=NOW) is None
+
+
+def test_a_token_carries_its_link_version():
+    token = links.issue("demo", "clm_abc", now=NOW, version=7)
+    claims = links.verify(token, now=NOW)
+    assert claims is not None and claims.link_version == 7
+
+
+def test_tokens_from_before_link_versions_read_as_version_zero():
+    payload = links._b64(f"demo|clm_abc|{int((NOW + links.LINK_LIFETIME).timestamp())}".encode())
+    legacy = f"{payload}.{links._sign(payload)}"
+    assert legacy == links.issue("demo", "clm_abc", now=NOW)  # version 0 keeps the old shape
+    claims = links.verify(legacy, now=NOW)
+    assert claims is not None and claims.link_version == 0
+
+
+@given(st.text(alphabet="0123456789-+ x", min_size=0, max_size=6))
+def test_a_signed_but_malformed_version_never_verifies_as_another(version):
+    """Even a correctly signed payload opens nothing unless its version is a plain number >= 0."""
+    expires = int((NOW + links.LINK_LIFETIME).timestamp())
+    payload = links._b64(f"demo|clm_abc|{expires}|{version}".encode())
+    claims = links.verify(f"{payload}.{links._sign(payload)}", now=NOW)
+    if claims is not None:
+        assert claims.link_version == int(version) >= 0
+
+
+@given(st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=10**6))
+def test_a_token_never_verifies_as_another_version(issued, other):
+    token = links.issue("demo", "clm_abc", now=NOW, version=issued)
+    claims = links.verify(token, now=NOW)
+    assert claims is not None
+    assert (claims.link_version == other) == (issued == other)
+
+
+@given(st.data())
+def test_any_single_character_change_of_a_versioned_token_is_refused(data):
+    token = links.issue("demo", "clm_0123456789abcdefghij", now=NOW, version=3)
+    position = data.draw(st.integers(min_value=0, max_value=len(token) - 1))
+    replacement = data.draw(st.sampled_from("ABCDEFabcdef0123456789-_.").filter(lambda c: c != token[position]))
+    tampered = token[:position] + replacement + token[position + 1 :]
+    assert links.verify(tampered, now=NOW) is None

@@ -1,7 +1,10 @@
 """Signed, expiring payment-link tokens: the only credential in a reminder.
 
-A token names (merchant, claim, expiry) and carries an HMAC-SHA256 over them. It is short
-enough for an SMS. Anything that fails to verify is treated as "no such page", so a guessed or
+A token names (merchant, claim, expiry, link version) and carries an HMAC-SHA256 over them.
+The link version is the claim's `link_version` when the link was issued: issuing a new link
+bumps it, and the page refuses a token whose version is not the claim's current one, so a new
+link revokes every older one. Tokens from before versions (three fields) read as version 0.
+A token is short enough for an SMS. Anything that fails to verify is treated as "no such page", so a guessed or
 tampered token learns nothing.
 """
 
@@ -26,6 +29,7 @@ class LinkClaims:
     merchant_id: str
     claim_id: str
     expires_at: int  # epoch seconds
+    link_version: int = 0  # must equal the claim's link_version for the page to open
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,10 +57,13 @@ def _sign(payload: str) -> str:
     return _b64(hmac.new(_secret(), payload.encode(), hashlib.sha256).digest()[:_SIG_BYTES])
 
 
-def issue(merchant_id: str, claim_id: str, now: datetime | None = None) -> str:
+def issue(merchant_id: str, claim_id: str, now: datetime | None = None, version: int = 0) -> str:
     moment = now or clock.now()
     expires = int((moment + LINK_LIFETIME).timestamp())
-    payload = _b64(f"{merchant_id}|{claim_id}|{expires}".encode())
+    # Version 0 keeps the original three-field payload, so links issued before versions existed
+    # and links issued now for a never-bumped claim are the same shape.
+    fields = f"{merchant_id}|{claim_id}|{expires}" + (f"|{version}" if version else "")
+    payload = _b64(fields.encode())
     return f"{payload}.{_sign(payload)}"
 
 
@@ -68,14 +75,39 @@ def verify(token: str, now: datetime | None = None) -> LinkClaims | None:
     if not hmac.compare_digest(signature.encode(), _sign(payload).encode()):
         return None
     try:
-        merchant_id, claim_id, expires = _unb64(payload).decode().split("|")
+        parts = _unb64(payload).decode().split("|")
+        if len(parts) == 3:
+            parts.append("0")
+        merchant_id, claim_id, expires, version = parts
         expires_at = int(expires)
+        link_version = int(version)
     except ValueError:
+        return None
+    if link_version < 0 or not merchant_id or not claim_id:
         return None
     if (now or clock.now()).timestamp() >= expires_at:
         return None
-    return LinkClaims(merchant_id, claim_id, expires_at)
+    return LinkClaims(merchant_id, claim_id, expires_at, link_version)
 
 
-def payment_url(base_url: str, merchant_id: str, claim_id: str) -> str:
-    return f"{base_url}/p/{issue(merchant_id, claim_id)}"
+def payment_url(base_url: str, merchant_id: str, claim_id: str, version: int = 0) -> str:
+    return f"{base_url}/p/{issue(merchant_id, claim_id, version=version)}"
+
+
+def new_link_version(merchant_id: str, claim_id: str) -> int:
+    """Revoke every earlier link of the claim: bump its link_version, atomically, and return it.
+
+    The claim's version moves too, so a writer holding an older copy of the claim cannot put the
+    old link_version back with its conditional save.
+    """
+    from recobro.storage.models import Claim
+
+    connection = Claim._get_connection()
+    reply = connection.update_item(
+        merchant_id,
+        claim_id,
+        actions=[Claim.link_version.add(1), Claim.version.add(1)],
+        condition=Claim.claim_id.exists(),
+        return_values="UPDATED_NEW",
+    )
+    return int(reply["Attributes"]["link_version"]["N"])

@@ -238,7 +238,9 @@ def claim_view(claim: Claim, debtor: Debtor) -> dict[str, Any]:
             timezone=debtor.timezone,
         ),
         next_reminder_at=claim.next_action_at,
-        payment_url=links.payment_url(config.pages_base_url(), claim.merchant_id, claim.claim_id),
+        payment_url=links.payment_url(
+            config.pages_base_url(), claim.merchant_id, claim.claim_id, int(claim.link_version or 0)
+        ),
         metadata=claim.metadata.as_dict() if claim.metadata is not None else {},  # type: ignore[no-untyped-call]
         created_at=utc_iso(claim.created_at),
         updated_at=utc_iso(claim.updated_at),

@@ -76,7 +76,9 @@ def _reserve(job: ReminderJob, status: str, reason: str | None = None) -> bool:
     return True
 
 
-def _compose(job: ReminderJob, claim: Claim, debtor: Debtor, merchant: Merchant | None) -> email_channel.Email:
+def _compose(
+    job: ReminderJob, claim: Claim, debtor: Debtor, merchant: Merchant | None, link_version: int
+) -> email_channel.Email:
     merchant_name = merchant.display_name if merchant else job.merchant_id
     context = {
         "merchant_name": merchant_name,
@@ -89,7 +91,7 @@ def _compose(job: ReminderJob, claim: Claim, debtor: Debtor, merchant: Merchant 
         ),
         "currency": claim.currency,
         "due_date": next(i.due_date for i in claim.installments if int(i.number) == job.installment),
-        "payment_url": links.payment_url(config.pages_base_url(), claim.merchant_id, claim.claim_id),
+        "payment_url": links.payment_url(config.pages_base_url(), claim.merchant_id, claim.claim_id, link_version),
     }
     return email_channel.Email(
         to=str(debtor.email),
@@ -110,9 +112,14 @@ def send_reminder(job: ReminderJob) -> dict[str, Any]:
         return {"status": "skipped", "reason": reason}
     # Everything that can fail before the send happens before the slot is taken, so a failure
     # here leaves the job free to be retried.
-    message = _compose(job, claim, debtor, merchant)
+    expected_version = int(claim.link_version or 0) + 1
+    message = _compose(job, claim, debtor, merchant, expected_version)
     if not _reserve(job, "sending"):
         return {"status": "duplicate"}
+    # A new reminder carries a new link, which revokes the older ones (ADR 0008).
+    link_version = links.new_link_version(claim.merchant_id, claim.claim_id)
+    if link_version != expected_version:
+        message = _compose(job, claim, debtor, merchant, link_version)
     ref = claim_ref(job.merchant_id, job.claim_id)
     try:
         provider_id = email_channel.send(message)

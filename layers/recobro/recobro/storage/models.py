@@ -177,6 +177,7 @@ class Claim(Model):
     next_action = UnicodeAttribute(null=True)  # "<installment number>:<step>"
     reminded_through = UnicodeAttribute(null=True)  # reminders at or before this instant are handled
     created_key = UnicodeAttribute(null=True)  # "<created ISO UTC>#<claim_id>"
+    link_version = NumberAttribute(default=0)  # payment links carry it; issuing a new link bumps it
     version = VersionAttribute()
     by_next_action = ClaimsByNextAction()
     by_merchant_created = ClaimsByMerchantCreated()
@@ -338,6 +339,38 @@ class WebhookDelivery(Model):
     by_endpoint = WebhookDeliveriesByEndpoint()
 
 
+# ---- payment page (recobro.page_session; docs/adr/0008-page-identity-and-sessions.md)
+# - A debtor's session by its id: GetItem on PageSessionsTable ("session#<id>").
+# - A claim's wrong identity answers: GetItem / conditional UpdateItem ("attempts#<merchant>#<claim>").
+
+
+class PageSession(Model):
+    """A verified debtor's page session; the cookie holds only its signed id."""
+
+    class Meta(_Meta):
+        table_name = config.PAGE_SESSIONS_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)  # "session#<session id>"
+    merchant_id = UnicodeAttribute()
+    claim_id = UnicodeAttribute()
+    link_version = NumberAttribute()  # a newer link ends the session too
+    created_at = UTCDateTimeAttribute()
+    expires_at = NumberAttribute()  # epoch seconds: checked on read, and the table's TTL
+
+
+class VerificationAttempts(Model):
+    """Wrong identity answers for one claim in the current 15-minute window, and any lock."""
+
+    class Meta(_Meta):
+        table_name = config.PAGE_SESSIONS_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)  # "attempts#<merchant_id>#<claim_id>"
+    failures = NumberAttribute(default=0)
+    window_started = NumberAttribute()  # epoch seconds of the first failure in the window
+    locked_until = NumberAttribute(null=True)  # epoch seconds
+    expires_at = NumberAttribute()  # TTL, epoch seconds
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Merchant,
     ApiKey,
@@ -349,6 +382,8 @@ ALL_MODELS: tuple[type[Model], ...] = (
     ClaimEvent,
     WebhookEndpoint,
     WebhookDelivery,
+    PageSession,
+    VerificationAttempts,
 )
 
 
