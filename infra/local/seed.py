@@ -100,6 +100,9 @@ class SeedResult:
     drained: bool = False
 
 
+DEMO_DATE_OF_BIRTH = "1990-04-12"  # every seeded debtor's answer to the page's identity check
+
+
 def _ascii(text: str) -> str:
     table = str.maketrans("áéíóúÁÉÍÓÚñÑü", "aeiouAEIOUnNu")
     return text.translate(table).lower().replace(" ", "")
@@ -136,7 +139,8 @@ def claim_bodies(merchant_id: str, count: int, today: date, rng: random.Random) 
                     ),
                     "locale": "es-ES" if spanish else "en-GB",
                     "timezone": rng.choice(_ES_ZONES if spanish else _EN_ZONES),
-                    "date_of_birth": date(rng.randint(1955, 2003), rng.randint(1, 12), rng.randint(1, 28)).isoformat(),
+                    # One known answer, so a person trying the demo can pass the identity check.
+                    "date_of_birth": DEMO_DATE_OF_BIRTH,
                     "postal_code": rng.choice(_ES_POSTCODES if spanish else _EN_POSTCODES),
                 },
                 "installments": installments,
