@@ -266,6 +266,7 @@ class LocalStack:
                 "PAGES_BASE_URL": pages_url,
                 "STRIPE_API_BASE": stripe_url,
                 "STRIPE_SECRET_KEY": "sk_test_local",
+                "STRIPE_WEBHOOK_SECRET": "whsec_local",  # tests sign Stripe events with it
                 "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
                 # Webhook endpoints may be http://127.0.0.1 receivers, and retries far in the
                 # stack's (travelling) clock hop through SQS every second instead of every 900 s.

@@ -25,6 +25,7 @@ WEBHOOK_ENDPOINTS_TABLE = env("WEBHOOK_ENDPOINTS_TABLE", "recobro-WebhookEndpoin
 WEBHOOK_DELIVERIES_TABLE = env("WEBHOOK_DELIVERIES_TABLE", "recobro-WebhookDeliveriesTable")
 LEDGER_TABLE = env("LEDGER_TABLE", "recobro-LedgerTable")
 PAGE_SESSIONS_TABLE = env("PAGE_SESSIONS_TABLE", "recobro-PageSessionsTable")
+STRIPE_EVENTS_TABLE = env("STRIPE_EVENTS_TABLE", "recobro-StripeEventsTable")
 
 # The largest request body the merchant API accepts (API Gateway itself allows 10 MB).
 MAX_BODY_BYTES = 1_000_000

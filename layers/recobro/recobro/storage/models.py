@@ -371,6 +371,36 @@ class VerificationAttempts(Model):
     expires_at = NumberAttribute()  # TTL, epoch seconds
 
 
+# ---- Stripe reconciliation (recobro.payments; docs/adr/0007-stripe-reconciliation.md)
+# - A Stripe event by its id: conditional PutItem on receipt, UpdateItem (applied_at) inside the
+#   reconciling transaction ("event#<evt id>").
+# - The claim a PaymentIntent paid: GetItem ("pi#<payment intent id>"), for refunds and disputes.
+
+
+class StripeEvent(Model):
+    """One Stripe event: stored once on receipt; `applied_at` is set in the transaction that applies it."""
+
+    class Meta(_Meta):
+        table_name = config.STRIPE_EVENTS_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)  # "event#<evt id>"
+    type = UnicodeAttribute(null=True)
+    received_at = UTCDateTimeAttribute(null=True)
+    applied_at = UTCDateTimeAttribute(null=True)
+    expires_at = NumberAttribute(null=True)  # TTL, epoch seconds
+
+
+class StripePaymentRef(Model):
+    """Which claim a PaymentIntent paid; written with its payment, read by refunds and disputes."""
+
+    class Meta(_Meta):
+        table_name = config.STRIPE_EVENTS_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)  # "pi#<payment intent id>"
+    merchant_id = UnicodeAttribute()
+    claim_id = UnicodeAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Merchant,
     ApiKey,
@@ -384,6 +414,8 @@ ALL_MODELS: tuple[type[Model], ...] = (
     WebhookDelivery,
     PageSession,
     VerificationAttempts,
+    StripeEvent,
+    StripePaymentRef,
 )
 
 

@@ -1,0 +1,252 @@
+"""Apply one Stripe event to its claim exactly once: one read, one transaction.
+
+Reads (one BatchGetItem, consistent): the claim, the ledger entries the event could write or
+needs, and the event's marker. Writes (one TransactWriteItems): the claim under its version, each
+new ledger entry under `attribute_not_exists` (its key is the PaymentIntent / refund / dispute id,
+so money counts once whichever event carries it), the event marker under "not applied yet", and
+the claim's events. A refund or dispute whose payment is not recorded yet raises
+`NotReadyYet`: SQS delivers it again later. Allocation, statuses and the write layout are the
+ones payments made elsewhere use (recobro.claims.ledger).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from recobro import clock, config, events
+from recobro.claims import lifecycle
+from recobro.claims.allocation import Allocation, apply_payment, apply_refund
+from recobro.claims.ledger import MAX_ATTEMPTS, _apply_balance, _backoff, _status_events, balance_of, entry_view
+from recobro.claims.service import schedule_next_reminder
+from recobro.ids import new_id
+from recobro.payments.mapping import Movement, movement_of
+from recobro.storage.models import Claim, LedgerEntry, StripeEvent, StripePaymentRef, claim_ref
+from recobro.storage.transactions import TransactionConflict, Write, commit
+
+logger = Logger(child=True)
+
+EVENT_RETENTION = timedelta(days=30)
+
+
+class NotReadyYet(Exception):
+    """The event depends on one not applied yet (a refund before its payment): retry later."""
+
+
+class Unapplicable(Exception):
+    """The event cannot apply to its claim (unknown claim, other currency): for a human, via the DLQ."""
+
+
+@functools.lru_cache(maxsize=1)
+def _client() -> Any:
+    import boto3
+
+    return boto3.client("dynamodb")
+
+
+@dataclass
+class Loaded:
+    claim: Claim | None
+    entries: dict[str, LedgerEntry]
+    applied: bool
+
+
+def _load(merchant_id: str, claim_id: str, entry_keys: list[str], event_id: str) -> Loaded:
+    """One consistent BatchGetItem across three tables (more only if DynamoDB leaves keys unprocessed)."""
+    ref = claim_ref(merchant_id, claim_id)
+    request: dict[str, Any] = {
+        config.CLAIMS_TABLE: {
+            "Keys": [{"merchant_id": {"S": merchant_id}, "claim_id": {"S": claim_id}}],
+            "ConsistentRead": True,
+        },
+        config.STRIPE_EVENTS_TABLE: {"Keys": [{"pk": {"S": f"event#{event_id}"}}], "ConsistentRead": True},
+    }
+    if entry_keys:
+        request[config.LEDGER_TABLE] = {
+            "Keys": [{"claim_ref": {"S": ref}, "entry_key": {"S": key}} for key in dict.fromkeys(entry_keys)],
+            "ConsistentRead": True,
+        }
+    found: dict[str, list[dict[str, Any]]] = {}
+    while request:
+        reply = _client().batch_get_item(RequestItems=request)
+        for table, items in reply.get("Responses", {}).items():
+            found.setdefault(table, []).extend(items)
+        request = reply.get("UnprocessedKeys") or {}
+    claims = [Claim.from_raw_data(item) for item in found.get(config.CLAIMS_TABLE, [])]
+    entries = [LedgerEntry.from_raw_data(item) for item in found.get(config.LEDGER_TABLE, [])]
+    markers = [StripeEvent.from_raw_data(item) for item in found.get(config.STRIPE_EVENTS_TABLE, [])]
+    return Loaded(
+        claims[0] if claims else None,
+        {entry.entry_key: entry for entry in entries},
+        any(marker.applied_at is not None for marker in markers),
+    )
+
+
+def _claim_of(movement: Movement) -> tuple[str, str]:
+    if movement.merchant_id and movement.claim_id:
+        return movement.merchant_id, movement.claim_id
+    try:
+        ref = StripePaymentRef.get(f"pi#{movement.payment_intent}", consistent_read=True)
+    except StripePaymentRef.DoesNotExist:
+        raise NotReadyYet(f"{movement.event_type} {movement.event_id}: payment not recorded yet") from None
+    return ref.merchant_id, ref.claim_id
+
+
+def _needed_keys(movement: Movement) -> list[str]:
+    keys = [key for key, _ in movement.legs]
+    if movement.kind in ("refund", "dispute_opened", "dispute_won"):
+        keys.append(f"payment#{movement.payment_intent}")
+    if movement.kind in ("dispute_won", "dispute_lost"):
+        keys.append(f"refund#{movement.dispute_id}")
+    return keys
+
+
+def _marker(movement: Movement, now: datetime) -> Write:
+    item = StripeEvent(pk=f"event#{movement.event_id}")
+    return Write(
+        item,
+        condition=StripeEvent.applied_at.does_not_exist(),
+        actions=[
+            StripeEvent.applied_at.set(now),
+            StripeEvent.type.set(movement.event_type),
+            StripeEvent.expires_at.set(int((now + EVENT_RETENTION).timestamp())),
+        ],
+    )
+
+
+@dataclass
+class Plan:
+    writes: list[Write]
+    happened: list[events.Event]
+    marker_at: int
+    outcome: str
+
+
+def _entry(claim: Claim, key: str, kind: str, amount: int, allocation: Allocation, movement: Movement) -> LedgerEntry:
+    now = clock.now()
+    reference = key.split("#", 1)[1]
+    return LedgerEntry(
+        claim_ref=claim_ref(claim.merchant_id, claim.claim_id),
+        entry_key=key,
+        entry_id=new_id("pay" if kind == "payment" else "rfd"),
+        kind=kind,
+        amount=amount,
+        currency=claim.currency,
+        external_reference=reference,
+        payment_reference=None if key == f"payment#{movement.payment_intent}" else movement.payment_intent,
+        allocations=json.dumps(allocation.to_installments),
+        to_credit=allocation.to_credit,
+        occurred_at=movement.occurred_at if movement.occurred_at.timestamp() > 0 else now,
+        created_at=now,
+        reason="dispute" if movement.dispute_id else ("requested_by_customer" if kind == "refund" else None),
+    )
+
+
+def _plan(movement: Movement, loaded: Loaded) -> Plan:
+    claim = loaded.claim
+    assert claim is not None
+    now = clock.now()
+    entries = loaded.entries
+    payment = entries.get(f"payment#{movement.payment_intent}")
+    if movement.kind in ("refund", "dispute_opened", "dispute_won") and payment is None:
+        raise NotReadyYet(f"{movement.event_type} {movement.event_id}: payment not recorded yet")
+    opened = f"refund#{movement.dispute_id}" in entries
+    if movement.kind in ("dispute_won", "dispute_lost") and movement.holds_funds and not opened:
+        raise NotReadyYet(f"{movement.event_type} {movement.event_id}: dispute not opened yet")
+    if movement.legs and movement.currency and movement.currency != claim.currency:
+        raise Unapplicable(f"{movement.event_id}: {movement.currency} on a {claim.currency} claim")
+
+    previous = claim.status
+    balance = balance_of(claim)
+    new_entries: list[LedgerEntry] = []
+    happened: list[events.Event] = []
+    refunded_delta = 0
+    refundable = int(payment.amount) - int(payment.amount_refunded or 0) if payment is not None else 0
+    for key, amount in movement.legs:
+        if key in entries or amount <= 0:
+            continue
+        if key.startswith("payment#"):
+            allocation = apply_payment(balance, amount)
+            entry = _entry(claim, key, "payment", amount, allocation, movement)
+            happened.append(events.Event("payment.succeeded", claim.merchant_id, claim.claim_id, entry_view(entry)))
+            if payment is not None and key != f"payment#{movement.payment_intent}":
+                refunded_delta -= amount  # a won dispute gives the payment its money back
+        else:
+            amount = min(amount, refundable - refunded_delta)  # never more than the payment still holds
+            amount = min(amount, balance.amount_paid + balance.credit)
+            if amount <= 0:
+                logger.warning("refund beyond the payment ignored", extra={"stripe_event_id": movement.event_id})
+                continue
+            allocation = apply_refund(balance, amount)
+            entry = _entry(claim, key, "refund", amount, allocation, movement)
+            happened.append(events.Event("payment.refunded", claim.merchant_id, claim.claim_id, entry_view(entry)))
+            refunded_delta += amount
+        balance = allocation.balance
+        new_entries.append(entry)
+
+    status = lifecycle.after_money_moved(previous, int(claim.amount_total), balance.amount_paid)
+    if movement.kind == "dispute_opened" and previous not in lifecycle.FINAL_STATUSES:
+        status = "disputed"
+    elif movement.kind in ("dispute_won", "dispute_lost") and status == "disputed":
+        status = lifecycle.balance_status(int(claim.amount_total), balance.amount_paid)
+
+    writes: list[Write] = []
+    if new_entries or status != previous:
+        _apply_balance(claim, balance)
+        claim.status = status
+        claim.status_reason = "dispute" if status == "disputed" else claim.status_reason
+        claim.updated_at = now
+        schedule_next_reminder(claim)
+        reason = "dispute" if movement.dispute_id else None
+        happened.extend(_status_events(claim, previous, reason))
+        writes.append(Write(claim))
+        writes.extend(Write(entry, condition=LedgerEntry.entry_key.does_not_exist()) for entry in new_entries)
+    marker_at = len(writes)
+    writes.append(_marker(movement, now))
+    if payment is not None and refunded_delta:
+        seen = int(payment.amount_refunded or 0)
+        writes.append(
+            Write(
+                payment,
+                condition=LedgerEntry.amount_refunded == seen,
+                actions=[LedgerEntry.amount_refunded.set(seen + refunded_delta)],
+            )
+        )
+    if movement.kind == "payment" and new_entries:
+        ref = StripePaymentRef(
+            pk=f"pi#{movement.payment_intent}", merchant_id=claim.merchant_id, claim_id=claim.claim_id
+        )
+        writes.append(Write(ref))
+    writes.extend(Write(event.to_item()) for event in happened)
+    outcome = "applied" if new_entries or status != previous else "nothing_to_move"
+    return Plan(writes, happened, marker_at, outcome)
+
+
+def apply(event: dict[str, Any]) -> str:
+    """Apply one verified Stripe event; return what happened (applied, duplicate, ignored, ...)."""
+    movement = movement_of(event)
+    if movement.kind == "ignored":
+        return "ignored"
+    merchant_id, claim_id = _claim_of(movement)
+    for attempt in range(MAX_ATTEMPTS):
+        loaded = _load(merchant_id, claim_id, _needed_keys(movement), movement.event_id)
+        if loaded.applied:
+            return "duplicate"
+        if loaded.claim is None:
+            raise Unapplicable(f"{movement.event_id}: no claim {claim_id} for merchant {merchant_id}")
+        plan = _plan(movement, loaded)
+        try:
+            commit(plan.writes)
+        except TransactionConflict as conflict:
+            if plan.marker_at in conflict.failed:
+                return "duplicate"
+            _backoff(attempt)
+            continue  # the claim or an entry moved meanwhile: re-read and re-plan
+        events.published(plan.happened)
+        return plan.outcome
+    raise TransactionConflict([0])
