@@ -267,6 +267,9 @@ class LocalStack:
                 "STRIPE_API_BASE": stripe_url,
                 "STRIPE_SECRET_KEY": "sk_test_local",
                 "STRIPE_WEBHOOK_SECRET": "whsec_local",  # tests sign Stripe events with it
+                "STRIPE_PUBLISHABLE_KEY": "pk_test_local",
+                "STRIPE_JS_BASE": stripe_url,  # localstripe's stand-in Stripe.js
+                "STRIPE_UI": "card_element",  # the stand-in supports only the card element
                 "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
                 # Webhook endpoints may be http://127.0.0.1 receivers, and retries far in the
                 # stack's (travelling) clock hop through SQS every second instead of every 900 s.

@@ -86,7 +86,7 @@ def test_any_sequence_of_payments_and_refunds_keeps_the_books_exact(amounts, ste
         ("cancel", "cancelled"),
         ("write_off", "written_off"),
         ("write_off", "cancelled"),
-        ("resume", "disputed"),
+        ("resume", "written_off"),
     ],
 )
 def test_disallowed_transitions_are_conflicts_naming_the_current_status(action, current):

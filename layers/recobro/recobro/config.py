@@ -26,6 +26,8 @@ WEBHOOK_DELIVERIES_TABLE = env("WEBHOOK_DELIVERIES_TABLE", "recobro-WebhookDeliv
 LEDGER_TABLE = env("LEDGER_TABLE", "recobro-LedgerTable")
 PAGE_SESSIONS_TABLE = env("PAGE_SESSIONS_TABLE", "recobro-PageSessionsTable")
 STRIPE_EVENTS_TABLE = env("STRIPE_EVENTS_TABLE", "recobro-StripeEventsTable")
+PLAN_CHARGES_TABLE = env("PLAN_CHARGES_TABLE", "recobro-PlanChargesTable")
+FUNNEL_TABLE = env("FUNNEL_TABLE", "recobro-FunnelTable")
 
 # The largest request body the merchant API accepts (API Gateway itself allows 10 MB).
 MAX_BODY_BYTES = 1_000_000

@@ -1,7 +1,7 @@
 """Which status a claim may move to, and the status its balance implies.
 
-open -> partially_paid -> paid follows the money; paused and disputed are holds a merchant (or
-the debtor's page) puts on; cancelled and written_off end collection. Anything not listed here
+open -> partially_paid -> paid follows the money; paused, disputed and hardship are holds a
+merchant (paused) or the debtor's page (disputed, hardship; Stripe disputes too) puts on; cancelled and written_off end collection. Anything not listed here
 is refused with a 409 that names the current status.
 """
 
@@ -10,22 +10,22 @@ from __future__ import annotations
 from recobro.errors import Conflict
 
 BALANCE_STATUSES = frozenset({"open", "partially_paid", "paid"})
-HOLD_STATUSES = frozenset({"paused", "disputed"})
+HOLD_STATUSES = frozenset({"paused", "disputed", "hardship"})
 FINAL_STATUSES = frozenset({"cancelled", "written_off"})
 COLLECTING = frozenset({"open", "partially_paid"})
 
 # What a merchant may do explicitly, from which statuses.
 ACTIONS: dict[str, frozenset[str]] = {
     "pause": frozenset({"open", "partially_paid"}),
-    "resume": frozenset({"paused"}),
-    "cancel": frozenset({"open", "partially_paid", "paused", "disputed"}),
-    "write_off": frozenset({"open", "partially_paid", "paused", "disputed"}),
+    "resume": frozenset({"paused", "disputed", "hardship"}),
+    "cancel": frozenset({"open", "partially_paid", "paused", "disputed", "hardship"}),
+    "write_off": frozenset({"open", "partially_paid", "paused", "disputed", "hardship"}),
 }
 ACTION_TARGET = {"pause": "paused", "cancel": "cancelled", "write_off": "written_off"}
 
 # Money can arrive on any claim that still has a debt to settle, written off ones included
 # (recoveries happen); a cancelled claim no longer represents a debt.
-ACCEPTS_PAYMENTS = frozenset({"open", "partially_paid", "paid", "paused", "disputed", "written_off"})
+ACCEPTS_PAYMENTS = frozenset({"open", "partially_paid", "paid", "paused", "disputed", "hardship", "written_off"})
 
 
 def balance_status(amount_total: int, amount_paid: int) -> str:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-ClaimStatus = Literal["open", "partially_paid", "paid", "paused", "disputed", "cancelled", "written_off"]
+ClaimStatus = Literal["open", "partially_paid", "paid", "paused", "disputed", "hardship", "cancelled", "written_off"]
 CLAIM_STATUSES: tuple[str, ...] = ClaimStatus.__args__  # type: ignore[attr-defined]
 
 

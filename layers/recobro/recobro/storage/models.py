@@ -116,6 +116,36 @@ class InstallmentMap(MapAttribute[str, Any]):
     amount_paid = NumberAttribute(default=0)
 
 
+class PromiseMap(MapAttribute[str, Any]):
+    """The debtor's word to pay `amount` by `due_date`; reminders wait until the day after."""
+
+    amount = NumberAttribute()  # minor units, the claim's currency
+    due_date = UnicodeAttribute()  # ISO date in the debtor's calendar
+    made_at = UTCDateTimeAttribute()
+    status = UnicodeAttribute(default="active")  # active | kept | broken
+
+
+class HelpRequestMap(MapAttribute[str, Any]):
+    """The debtor's last request for help from the page (the free text is on the timeline only)."""
+
+    reason = UnicodeAttribute()  # cannot_pay_now | amount_wrong | already_paid | goods_not_received | other
+    requested_at = UTCDateTimeAttribute()
+
+
+class PlanMap(MapAttribute[str, Any]):
+    """The installment plan a debtor chose on the page; its charges live in PlanChargesTable."""
+
+    plan_id = UnicodeAttribute()  # plan_...
+    status = UnicodeAttribute()  # active | missed | completed | cancelled
+    installment_count = NumberAttribute()
+    day_of_month = NumberAttribute()
+    amount = NumberAttribute()  # what the plan collects in total, minor units
+    customer_id = UnicodeAttribute()  # Stripe customer holding the saved card
+    payment_method_id = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute(null=True)
+
+
 class ClaimsByNextAction(GlobalSecondaryIndex["Claim"]):  # type: ignore[no-untyped-call]
     """Sparse time index, hash-sharded so one due time is never one hot partition."""
 
@@ -178,6 +208,9 @@ class Claim(Model):
     reminded_through = UnicodeAttribute(null=True)  # reminders at or before this instant are handled
     created_key = UnicodeAttribute(null=True)  # "<created ISO UTC>#<claim_id>"
     link_version = NumberAttribute(default=0)  # payment links carry it; issuing a new link bumps it
+    promise = PromiseMap(null=True)
+    help_request = HelpRequestMap(null=True)
+    plan = PlanMap(null=True)
     version = VersionAttribute()
     by_next_action = ClaimsByNextAction()
     by_merchant_created = ClaimsByMerchantCreated()
@@ -401,6 +434,74 @@ class StripePaymentRef(Model):
     claim_id = UnicodeAttribute()
 
 
+def claim_ref(merchant_id: str, claim_id: str) -> str:
+    return f"{merchant_id}#{claim_id}"
+
+
+# ---- installment plans (recobro.plans; docs/adr/0010-payment-page-actions.md)
+# - A claim's plan charges: Query PlanChargesTable by plan_ref ("<merchant_id>#<claim_id>").
+# - Charges due now: Query by_due per shard (charge_shard = "s00".."s15"), due_at <= now. Sparse:
+#   only a charge waiting for its (next) attempt carries charge_shard and due_at.
+
+
+class PlanChargesByDue(GlobalSecondaryIndex["PlanCharge"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_due"
+        projection = AllProjection()
+
+    charge_shard = UnicodeAttribute(hash_key=True)
+    due_at = UnicodeAttribute(range_key=True)  # ISO UTC
+
+
+class PlanCharge(Model):
+    """One off-session charge of a plan, with its attempts; updated only under its version."""
+
+    class Meta(_Meta):
+        table_name = config.PLAN_CHARGES_TABLE
+
+    plan_ref = UnicodeAttribute(hash_key=True)  # "<merchant_id>#<claim_id>"
+    charge_key = UnicodeAttribute(range_key=True)  # "<plan_id>#<number:02d>"
+    plan_id = UnicodeAttribute()
+    number = NumberAttribute()
+    amount = NumberAttribute()  # minor units
+    currency = UnicodeAttribute()
+    charge_date = UnicodeAttribute()  # ISO date in the debtor's calendar
+    status = UnicodeAttribute()  # scheduled | processing | succeeded | retrying | failed | cancelled
+    attempts = NumberAttribute(default=0)
+    payment_intent = UnicodeAttribute(null=True)  # the latest attempt's PaymentIntent
+    last_error = UnicodeAttribute(null=True)  # Stripe's decline code, never card data
+    charge_shard = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+    by_due = PlanChargesByDue()
+
+
+# ---- funnel (recobro.funnel): a merchant's counters for one day: GetItem / Query by merchant_id,
+# day between two dates; each step is one atomic ADD, so reading a month is one Query, no scan.
+
+
+class FunnelDay(Model):
+    """How many debtors reached each step of the page on one UTC day, per merchant."""
+
+    class Meta(_Meta):
+        table_name = config.FUNNEL_TABLE
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    day = UnicodeAttribute(range_key=True)  # ISO date, UTC
+    page_view = NumberAttribute(default=0)
+    verification_passed = NumberAttribute(default=0)
+    verification_failed = NumberAttribute(default=0)
+    payment_started = NumberAttribute(default=0)
+    payment_succeeded = NumberAttribute(default=0)
+    payment_failed = NumberAttribute(default=0)
+    plan_started = NumberAttribute(default=0)
+    promise_made = NumberAttribute(default=0)
+    help_requested = NumberAttribute(default=0)
+    opted_out = NumberAttribute(default=0)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Merchant,
     ApiKey,
@@ -416,8 +517,6 @@ ALL_MODELS: tuple[type[Model], ...] = (
     VerificationAttempts,
     StripeEvent,
     StripePaymentRef,
+    PlanCharge,
+    FunnelDay,
 )
-
-
-def claim_ref(merchant_id: str, claim_id: str) -> str:
-    return f"{merchant_id}#{claim_id}"
