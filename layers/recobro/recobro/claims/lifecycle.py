@@ -1,8 +1,9 @@
 """Which status a claim may move to, and the status its balance implies.
 
-open -> partially_paid -> paid follows the money; paused, disputed and hardship are holds a
-merchant (paused) or the debtor's page (disputed, hardship; Stripe disputes too) puts on; cancelled and written_off end collection. Anything not listed here
-is refused with a 409 that names the current status.
+open -> partially_paid -> paid follows the money; paused, disputed and hardship are holds: a
+merchant pauses, the debtor's page (or a Stripe dispute) disputes, the page asks for hardship.
+cancelled and written_off end collection. Anything not listed here is refused with a 409 that
+names the current status.
 """
 
 from __future__ import annotations
