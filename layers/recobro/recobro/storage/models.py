@@ -208,9 +208,9 @@ class Claim(Model):
     reminded_through = UnicodeAttribute(null=True)  # reminders at or before this instant are handled
     created_key = UnicodeAttribute(null=True)  # "<created ISO UTC>#<claim_id>"
     link_version = NumberAttribute(default=0)  # payment links carry it; issuing a new link bumps it
-    promise = PromiseMap(null=True)
-    help_request = HelpRequestMap(null=True)
-    plan = PlanMap(null=True)
+    promise = PromiseMap(null=True)  # type: ignore[no-untyped-call]
+    help_request = HelpRequestMap(null=True)  # type: ignore[no-untyped-call]
+    plan = PlanMap(null=True)  # type: ignore[no-untyped-call]
     version = VersionAttribute()
     by_next_action = ClaimsByNextAction()
     by_merchant_created = ClaimsByMerchantCreated()
