@@ -170,6 +170,8 @@ class LocalStack:
             gateway.start()
             self.gateways[name] = gateway
 
+        self._register_stripe_webhook(stripe_url, pages_url)
+
         import boto3
 
         for mapping in spec.queue_mappings:
@@ -246,6 +248,24 @@ class LocalStack:
             thread.join()
         if errors:
             raise errors[0]
+
+    @staticmethod
+    def _register_stripe_webhook(stripe_url: str, pages_url: str) -> None:
+        """Point localstripe's signed events at our stripe_webhook route, as a Stripe dashboard would."""
+        from urllib.parse import urlencode
+        from urllib.request import Request, urlopen
+
+        body = urlencode(
+            [
+                ("url", f"{pages_url}/stripe/webhook"),
+                ("secret", os.environ["STRIPE_WEBHOOK_SECRET"]),
+                ("events[]", "payment_intent.succeeded"),
+                ("events[]", "payment_intent.payment_failed"),
+            ]
+        ).encode()
+        request = Request(f"{stripe_url}/_config/webhooks/recobro", data=body, method="POST")
+        with urlopen(request, timeout=5):  # noqa: S310 - a loopback URL we built
+            pass
 
     def _set_environment(
         self, shared: dict[str, str], dynamodb_url: str, moto_url: str, stripe_url: str, pages_url: str
