@@ -263,7 +263,7 @@ class LocalStack:
                 ("events[]", "payment_intent.payment_failed"),
             ]
         ).encode()
-        request = Request(f"{stripe_url}/_config/webhooks/recobro", data=body, method="POST")
+        request = Request(f"{stripe_url}/_config/webhooks/recobro", data=body, method="POST")  # noqa: S310
         with urlopen(request, timeout=5):  # noqa: S310 - a loopback URL we built
             pass
 
