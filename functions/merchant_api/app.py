@@ -504,6 +504,27 @@ def update_settings(call: Call) -> dict[str, Any]:
     return settings.update_settings(call.merchant_id, call.body)
 
 
+# ---------------------------------------------------------------- funnel
+
+from recobro import funnel  # noqa: E402 - kept with the view that uses it
+
+
+@operation(
+    Operation(
+        "getFunnel",
+        "GET",
+        "/v1/funnel",
+        "How many debtors reached each step of the payment page, per UTC day",
+        "funnel",
+        query=funnel.FunnelQuery,
+        response=funnel.FunnelOut,
+        errors=(400, 401),
+    )
+)
+def get_funnel(call: Call) -> dict[str, Any]:
+    return funnel.funnel_view(call.merchant_id, call.query)
+
+
 # ---------------------------------------------------------------- webhooks
 
 from recobro.webhooks import schemas as wh  # noqa: E402 - kept with the views that use them

@@ -1,8 +1,9 @@
 """payment_page: serves the hosted page a reminder links to.
 
 GET /p/{token} asks the identity question (or shows what is owed to a verified session);
-POST /p/{token}/verify takes the answer from a plain HTML form. Thin: route with Powertools'
-REST resolver, call recobro.pages, return HTML with its headers and cookies.
+GET /p/{token}/{action} shows one action's form, POST /p/{token}/{action} sends it (plain HTML
+forms; "verify" answers the identity question). Thin: route with Powertools' REST resolver,
+call recobro.page.site, return HTML with its headers and cookies.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from recobro import pages
+from recobro.page import site
+from recobro.page.response import Page, not_found
 
 logger = Logger()
 app = APIGatewayRestResolver()
@@ -20,7 +22,7 @@ app = APIGatewayRestResolver()
 MAX_FORM_BYTES = 4096
 
 
-def _html(page: pages.Page) -> Response[str]:
+def _html(page: Page) -> Response[str]:
     headers: dict[str, str | list[str]] = dict(page.headers)
     if page.cookies:
         headers["Set-Cookie"] = list(page.cookies)
@@ -46,20 +48,29 @@ def _form() -> dict[str, str] | None:
     return {name: values[0] for name, values in parsed.items()}
 
 
+def _query() -> dict[str, str]:
+    return {k: v for k, v in (app.current_event.query_string_parameters or {}).items() if len(v) <= 200}
+
+
 @app.get("/p/<token>")
 def show_payment_page(token: str) -> Response[str]:
-    return _html(pages.payment_page(token, _cookie_header()))
+    return _html(site.get(token, None, _cookie_header(), _query()))
 
 
-@app.post("/p/<token>/verify")
-def verify_identity(token: str) -> Response[str]:
+@app.get("/p/<token>/<action>")
+def show_action(token: str, action: str) -> Response[str]:
+    return _html(site.get(token, action, _cookie_header(), _query()))
+
+
+@app.post("/p/<token>/<action>")
+def submit_action(token: str, action: str) -> Response[str]:
     # Not a form (or an oversized one): no CSRF token, so a genuine link answers 403.
-    return _html(pages.verify_identity(token, _cookie_header(), _form() or {}))
+    return _html(site.post(token, action, _cookie_header(), _form() or {}))
 
 
 @app.not_found
 def unknown_path(_: Exception) -> Response[str]:
-    return _html(pages.not_found())
+    return _html(not_found())
 
 
 @logger.inject_lambda_context(clear_state=True)

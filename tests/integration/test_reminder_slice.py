@@ -10,7 +10,7 @@ from recobro import clock
 from tests.http import request
 from tests.integration.claims import claim_body
 from tests.integration.conftest import MerchantClient, Stack
-from tests.integration.test_payment_page_identity import DOB, Browser, verified
+from tests.integration.page_client import DOB, Browser, verified
 
 
 def _create(merchant: MerchantClient, **kwargs) -> dict:

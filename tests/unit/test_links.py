@@ -99,3 +99,11 @@ def test_any_single_character_change_of_a_versioned_token_is_refused(data):
     replacement = data.draw(st.sampled_from("ABCDEFabcdef0123456789-_.").filter(lambda c: c != token[position]))
     tampered = token[:position] + replacement + token[position + 1 :]
     assert links.verify(tampered, now=NOW) is None
+
+
+def test_a_link_can_name_the_debtor_so_the_page_reads_claim_and_debtor_together() -> None:
+    token = links.issue("demo", "clm_abc", now=NOW, version=3, debtor_id="dbt_1")
+    claims = links.verify(token, now=NOW)
+    assert claims is not None
+    assert (claims.link_version, claims.debtor_id) == (3, "dbt_1")
+    assert links.verify(links.issue("demo", "clm_abc", now=NOW, version=3), now=NOW).debtor_id is None  # type: ignore[union-attr]

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from recobro import links
 from recobro import page_session as sessions
-from recobro.pages import content_security_policy, identity_check_for, security_headers
+from recobro.page.identity import identity_check_for
+from recobro.page.response import content_security_policy, security_headers
 from recobro.storage.models import Debtor
 
 

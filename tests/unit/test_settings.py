@@ -54,6 +54,7 @@ def test_a_new_merchant_gets_the_defaults():
         "max_installments": 6,
         "min_installment_amount": 1000,
         "max_days_to_promise": 14,
+        "min_payment_amount": 500,
     }
     assert (settings.contact_window.start, settings.contact_window.end) == ("08:00", "21:00")
     assert settings.updated_at is None

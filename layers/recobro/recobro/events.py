@@ -30,6 +30,8 @@ EVENT_TYPES = (
     "payment.refunded",
     "debtor.updated",
     "debtor.opted_out",
+    "promise.made",
+    "help.requested",
 )
 
 

@@ -30,6 +30,7 @@ class LinkClaims:
     claim_id: str
     expires_at: int  # epoch seconds
     link_version: int = 0  # must equal the claim's link_version for the page to open
+    debtor_id: str | None = None  # lets the page read claim and debtor in one request
 
 
 @functools.lru_cache(maxsize=1)
@@ -57,12 +58,18 @@ def _sign(payload: str) -> str:
     return _b64(hmac.new(_secret(), payload.encode(), hashlib.sha256).digest()[:_SIG_BYTES])
 
 
-def issue(merchant_id: str, claim_id: str, now: datetime | None = None, version: int = 0) -> str:
+def issue(
+    merchant_id: str, claim_id: str, now: datetime | None = None, version: int = 0, debtor_id: str | None = None
+) -> str:
     moment = now or clock.now()
     expires = int((moment + LINK_LIFETIME).timestamp())
-    # Version 0 keeps the original three-field payload, so links issued before versions existed
-    # and links issued now for a never-bumped claim are the same shape.
-    fields = f"{merchant_id}|{claim_id}|{expires}" + (f"|{version}" if version else "")
+    # Version 0 without a debtor keeps the original three-field payload, so links issued before
+    # versions existed and links issued now for a never-bumped claim are the same shape.
+    fields = f"{merchant_id}|{claim_id}|{expires}"
+    if debtor_id:
+        fields += f"|{version}|{debtor_id}"
+    elif version:
+        fields += f"|{version}"
     payload = _b64(fields.encode())
     return f"{payload}.{_sign(payload)}"
 
@@ -78,7 +85,9 @@ def verify(token: str, now: datetime | None = None) -> LinkClaims | None:
         parts = _unb64(payload).decode().split("|")
         if len(parts) == 3:
             parts.append("0")
-        merchant_id, claim_id, expires, version = parts
+        if len(parts) == 4:
+            parts.append("")
+        merchant_id, claim_id, expires, version, debtor_id = parts
         expires_at = int(expires)
         link_version = int(version)
     except ValueError:
@@ -87,11 +96,11 @@ def verify(token: str, now: datetime | None = None) -> LinkClaims | None:
         return None
     if (now or clock.now()).timestamp() >= expires_at:
         return None
-    return LinkClaims(merchant_id, claim_id, expires_at, link_version)
+    return LinkClaims(merchant_id, claim_id, expires_at, link_version, debtor_id or None)
 
 
-def payment_url(base_url: str, merchant_id: str, claim_id: str, version: int = 0) -> str:
-    return f"{base_url}/p/{issue(merchant_id, claim_id, version=version)}"
+def payment_url(base_url: str, merchant_id: str, claim_id: str, version: int = 0, debtor_id: str | None = None) -> str:
+    return f"{base_url}/p/{issue(merchant_id, claim_id, version=version, debtor_id=debtor_id)}"
 
 
 def new_link_version(merchant_id: str, claim_id: str) -> int:

@@ -95,23 +95,31 @@ def session_id(cookies: dict[str, str]) -> str | None:
     return _unsigned("session", cookies.get(SESSION_COOKIE))
 
 
+def session_key(sid: str) -> str:
+    return f"session#{sid}"
+
+
 def valid_session(cookies: dict[str, str], merchant_id: str, claim_id: str, link_version: int) -> str | None:
     """The session id if the cookie names a live session for exactly this claim and link."""
     sid = session_id(cookies)
     if sid is None:
         return None
     try:
-        session = PageSession.get(f"session#{sid}", consistent_read=True)
+        session = PageSession.get(session_key(sid), consistent_read=True)
     except DoesNotExist:
         return None
-    if (
-        session.merchant_id != merchant_id
+    return sid if session_matches(session, merchant_id, claim_id, link_version) else None
+
+
+def session_matches(session: PageSession | None, merchant_id: str, claim_id: str, link_version: int) -> bool:
+    """A stored session is live and was opened for exactly this claim and link."""
+    return not (
+        session is None
+        or session.merchant_id != merchant_id
         or session.claim_id != claim_id
         or int(session.link_version) != link_version
         or int(session.expires_at) <= clock.now().timestamp()
-    ):
-        return None
-    return sid
+    )
 
 
 # ---------------------------------------------------------------- CSRF
@@ -141,24 +149,29 @@ def csrf_ok(binding: str | None, claim_id: str, submitted: str | None) -> bool:
 # ---------------------------------------------------------------- wrong answers and the lock
 
 
-def _attempts_key(merchant_id: str, claim_id: str) -> str:
+def attempts_key(merchant_id: str, claim_id: str) -> str:
     return f"attempts#{merchant_id}#{claim_id}"
 
 
 def locked_for(merchant_id: str, claim_id: str) -> int:
     """Seconds the claim's page stays locked; 0 when it is open."""
     try:
-        item = VerificationAttempts.get(_attempts_key(merchant_id, claim_id), consistent_read=True)
+        item = VerificationAttempts.get(attempts_key(merchant_id, claim_id), consistent_read=True)
     except DoesNotExist:
         return 0
-    if item.locked_until is None:
+    return lock_remaining(item)
+
+
+def lock_remaining(item: VerificationAttempts | None) -> int:
+    """Seconds a loaded attempts item keeps the page locked; 0 when it is open."""
+    if item is None or item.locked_until is None:
         return 0
     return max(0, int(item.locked_until) - int(clock.now().timestamp()))
 
 
 def record_failure(merchant_id: str, claim_id: str) -> bool:
     """Count one wrong answer; True when this one locks the page (or it was locked already)."""
-    key = _attempts_key(merchant_id, claim_id)
+    key = attempts_key(merchant_id, claim_id)
     for _ in range(5):
         now = int(clock.now().timestamp())
         window_floor = now - int(ATTEMPT_WINDOW.total_seconds())
@@ -216,4 +229,4 @@ def record_failure(merchant_id: str, claim_id: str) -> bool:
 
 
 def clear_failures(merchant_id: str, claim_id: str) -> None:
-    VerificationAttempts(_attempts_key(merchant_id, claim_id)).delete()
+    VerificationAttempts(attempts_key(merchant_id, claim_id)).delete()

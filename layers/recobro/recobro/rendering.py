@@ -10,12 +10,14 @@ from __future__ import annotations
 import functools
 import json
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
+from babel.numbers import get_decimal_symbol
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from recobro import config
-from recobro.money import format_date, format_money
+from recobro.money import babel_locale, format_date, format_money, minor_unit_exponent
 
 SUPPORTED_LANGUAGES = ("es", "en", "pt-BR")
 DEFAULT_LANGUAGE = "en"
@@ -67,6 +69,12 @@ def render(template_name: str, locale: str, **context: Any) -> str:
     def money(amount: int, currency: str) -> str:
         return format_money(amount, currency, locale)
 
+    def money_plain(amount: int, currency: str) -> str:
+        """The amount as a person would type it here: "12,50" in Spanish, "12.50" in English."""
+        exponent = minor_unit_exponent(currency)
+        text = f"{Decimal(amount).scaleb(-exponent):.{exponent}f}"
+        return text.replace(".", get_decimal_symbol(babel_locale(locale)))
+
     def day(value: date | str) -> str:
         return format_date(date.fromisoformat(value) if isinstance(value, str) else value, locale)
 
@@ -76,6 +84,7 @@ def render(template_name: str, locale: str, **context: Any) -> str:
         gettext=gettext,
         ngettext=ngettext,
         money=money,
+        money_plain=money_plain,
         day=day,
         lang=language_for(locale).split("-")[0],
         **context,

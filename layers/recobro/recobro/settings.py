@@ -110,6 +110,7 @@ MinInstallments = Annotated[int, Field(ge=2, le=MAX_PLAN_INSTALLMENTS), Whole]
 MaxInstallments = Annotated[int, Field(ge=2, le=MAX_PLAN_INSTALLMENTS), Whole]
 MinInstallmentAmount = Annotated[int, Field(gt=0, le=MAX_MINOR_UNITS, description="minor units"), Whole]
 MaxDaysToPromise = Annotated[int, Field(ge=1, le=MAX_DAYS_TO_PROMISE), Whole]
+MinPaymentAmount = Annotated[int, Field(ge=1, le=MAX_MINOR_UNITS, description="minor units"), Whole]
 MaxContactsPerWeek = Annotated[int, Field(ge=1, le=7), Whole]
 
 T = TypeVar("T")
@@ -150,6 +151,7 @@ class PlanRulesPatch(_Strict):
     max_installments: Omittable[MaxInstallments] = None
     min_installment_amount: Omittable[MinInstallmentAmount] = None
     max_days_to_promise: Omittable[MaxDaysToPromise] = None
+    min_payment_amount: Omittable[MinPaymentAmount] = None
 
 
 class ContactWindowPatch(_Strict):
@@ -183,6 +185,7 @@ class PlanRules(BaseModel):
     max_installments: int
     min_installment_amount: int = Field(description="minor units")
     max_days_to_promise: int
+    min_payment_amount: int = Field(description="minor units: the least a debtor may pay or promise on the page")
 
 
 class ContactWindow(BaseModel):
@@ -233,6 +236,7 @@ def settings_of(merchant: Merchant) -> MerchantSettings:
             max_installments=int(plan.max_installments),
             min_installment_amount=int(plan.min_installment_amount),
             max_days_to_promise=int(plan.max_days_to_promise),
+            min_payment_amount=int(plan.min_payment_amount),
         ),
         contact_window=ContactWindow(start=str(window.start), end=str(window.end)),
         max_contacts_per_week=int(merchant.max_contacts_per_week),

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from recobro import clock, config, events, links
 from recobro.claims.schemas import ClaimCreate, DebtorIn
-from recobro.claims.views import ClaimOut, DebtorSummary, InstallmentOut
+from recobro.claims.views import ClaimOut, DebtorSummary, HelpRequestOut, InstallmentOut, PlanOut, PromiseOut
 from recobro.errors import Conflict, NotFound
 from recobro.ids import debtor_id_for, new_id
 from recobro.reminders.schedule import (
     InstallmentDue,
     action_shard,
+    local_moment,
     next_action,
     parse_utc_iso,
     utc_iso,
@@ -101,12 +102,21 @@ def installments_due(claim: Claim) -> list[InstallmentDue]:
     ]
 
 
+def promise_pause_until(claim: Claim) -> datetime | None:
+    """The morning after an open promise's date, while the promised amount has not arrived."""
+    promise = claim.promise
+    if promise is None or int(claim.amount_paid) - int(promise.amount_paid_before or 0) >= int(promise.amount):
+        return None
+    resume = local_moment(date.fromisoformat(promise.due_date) + timedelta(days=1), claim.timezone)
+    return resume if resume > clock.now() else None
+
+
 def schedule_next_reminder(claim: Claim) -> None:
     """Point the claim's time-index entry at its next reminder, or take it out of the index."""
     reminded = parse_utc_iso(claim.reminded_through) if claim.reminded_through else None
     action = None
     if claim.status in OPEN_STATUSES:
-        action = next_action(installments_due(claim), claim.timezone, clock.now(), reminded)
+        action = next_action(installments_due(claim), claim.timezone, clock.now(), reminded, promise_pause_until(claim))
     if action is None:
         claim.next_action = claim.next_action_at = claim.action_shard = None
     else:
@@ -204,6 +214,38 @@ def amount_due(claim: Claim) -> int:
     return int(claim.amount_total) - int(claim.amount_paid)
 
 
+def _debtor_decisions(claim: Claim) -> dict[str, Any]:
+    """The promise, plan and help request the debtor made on the page, as the API shows them."""
+    from recobro.claims.promises import state_of  # promises builds on this module
+
+    promise, plan, help_request = claim.promise, claim.plan, claim.help_request
+    return {
+        "promise": None
+        if promise is None
+        else PromiseOut(
+            amount=int(promise.amount),
+            due_date=promise.due_date,
+            made_at=utc_iso(promise.made_at),
+            state=state_of(claim) or "active",
+        ),
+        "plan": None
+        if plan is None
+        else PlanOut(
+            plan_id=plan.plan_id,
+            status=plan.status,  # type: ignore[arg-type]
+            installment_count=int(plan.installment_count),
+            day_of_month=int(plan.day_of_month),
+            amount=int(plan.amount),
+        ),
+        "help_request": None
+        if help_request is None
+        else HelpRequestOut(
+            reason=help_request.reason,  # type: ignore[arg-type]
+            requested_at=utc_iso(help_request.requested_at),
+        ),
+    }
+
+
 def claim_view(claim: Claim, debtor: Debtor) -> dict[str, Any]:
     """The claim as the merchant API shows it (validated against ClaimOut)."""
     view = ClaimOut(
@@ -238,8 +280,9 @@ def claim_view(claim: Claim, debtor: Debtor) -> dict[str, Any]:
             timezone=debtor.timezone,
         ),
         next_reminder_at=claim.next_action_at,
+        **_debtor_decisions(claim),
         payment_url=links.payment_url(
-            config.pages_base_url(), claim.merchant_id, claim.claim_id, int(claim.link_version or 0)
+            config.pages_base_url(), claim.merchant_id, claim.claim_id, int(claim.link_version or 0), claim.debtor_id
         ),
         metadata=claim.metadata.as_dict() if claim.metadata is not None else {},  # type: ignore[no-untyped-call]
         created_at=utc_iso(claim.created_at),

@@ -49,6 +49,13 @@ def _summary(event: events.Event) -> str:
         "payment.refunded": lambda: f"Refund of {_money(data)} recorded ({data.get('external_reference')})",
         "debtor.updated": lambda: "Debtor contact data updated",
         "debtor.opted_out": lambda: f"Debtor opted out of {data.get('channel')}",
+        "promise.made": lambda: (
+            f"Debtor promised to pay {data.get('promised_amount')} {data.get('currency', '')}"
+            f" by {data.get('promised_by')}"
+        ),
+        "help.requested": lambda: (
+            f"Debtor asked for help ({data.get('reason')}): {data.get('message') or 'no message'}"
+        ),
     }
     return words.get(event.type, lambda: event.type)()
 

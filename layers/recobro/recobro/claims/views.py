@@ -33,6 +33,26 @@ class DebtorSummary(_Out):
     timezone: str
 
 
+class PromiseOut(_Out):
+    amount: int
+    due_date: str
+    made_at: str
+    state: Literal["active", "kept", "broken"]
+
+
+class PlanOut(_Out):
+    plan_id: str
+    status: Literal["active", "missed", "completed", "cancelled"]
+    installment_count: int
+    day_of_month: int
+    amount: int
+
+
+class HelpRequestOut(_Out):
+    reason: Literal["cannot_pay_now", "amount_wrong", "already_paid", "goods_not_received", "other"]
+    requested_at: str
+
+
 class ClaimOut(_Out):
     id: str
     object: Literal["claim"] = "claim"
@@ -48,6 +68,9 @@ class ClaimOut(_Out):
     installments: list[InstallmentOut]
     debtor: DebtorSummary
     next_reminder_at: str | None
+    promise: PromiseOut | None = None
+    plan: PlanOut | None = None
+    help_request: HelpRequestOut | None = None
     payment_url: str
     metadata: dict[str, str]
     created_at: str

@@ -101,12 +101,16 @@ def next_action(
     timezone: str,
     now: datetime,
     reminded_through: datetime | None,
+    paused_until: datetime | None = None,
 ) -> ReminderAction | None:
     """The one reminder to plan next, or None when nothing more is owed or planned.
 
     Actions at or before `reminded_through` have been handled. Of those already past `now`,
-    only the latest counts, so a backlog becomes one reminder.
+    only the latest counts, so a backlog becomes one reminder. While paused (a promise), the
+    clock counts from `paused_until`: what fell due meanwhile becomes one reminder then.
     """
+    if paused_until is not None and paused_until > now:
+        now = paused_until
     pending = [
         a for a in candidate_actions(installments, timezone) if reminded_through is None or a.at > reminded_through
     ]

@@ -91,7 +91,9 @@ def _compose(
         ),
         "currency": claim.currency,
         "due_date": next(i.due_date for i in claim.installments if int(i.number) == job.installment),
-        "payment_url": links.payment_url(config.pages_base_url(), claim.merchant_id, claim.claim_id, link_version),
+        "payment_url": links.payment_url(
+            config.pages_base_url(), claim.merchant_id, claim.claim_id, link_version, claim.debtor_id
+        ),
     }
     return email_channel.Email(
         to=str(debtor.email),

@@ -49,6 +49,7 @@ class PlanRulesMap(MapAttribute[str, Any]):
     max_installments = NumberAttribute(default=6)
     min_installment_amount = NumberAttribute(default=1000)  # minor units
     max_days_to_promise = NumberAttribute(default=14)
+    min_payment_amount = NumberAttribute(default=500)  # minor units: the least a debtor may pay or promise at once
 
 
 class ContactWindowMap(MapAttribute[str, Any]):
@@ -122,7 +123,9 @@ class PromiseMap(MapAttribute[str, Any]):
     amount = NumberAttribute()  # minor units, the claim's currency
     due_date = UnicodeAttribute()  # ISO date in the debtor's calendar
     made_at = UTCDateTimeAttribute()
-    status = UnicodeAttribute(default="active")  # active | kept | broken
+    amount_paid_before = NumberAttribute(
+        default=0
+    )  # the claim's amount_paid when promised: kept = paid since >= amount
 
 
 class HelpRequestMap(MapAttribute[str, Any]):
