@@ -37,6 +37,7 @@ from typing import Any
 
 from tests import template_helpers as th
 from tests.integration.claims import claim_body as integration_claim_body
+from tests.perf.page_budget import page_budget
 
 REPO = th.REPO_ROOT
 BASELINE_HANDLER = "import boto3  # noqa: F401\n\n\ndef handler(event, context):\n    return {}\n"
@@ -134,6 +135,13 @@ def render_report(report: dict[str, Any]) -> str:
         sections.append(
             f"Bulk create throughput ({bulk['items_per_claim']:.1f} DynamoDB items per claim)\n"
             + format_table(["path", "claims", "claims/s", "x api"], rows, [None, None, ".0f", ".2f"])
+        )
+    page = (dynamodb or {}).get("page")
+    if page:
+        rows = [[step, size / 1024, size / page["target_bytes"]] for step, size in page["bytes_gzipped"].items()]
+        sections.append(
+            f"Payment page bytes: HTML with inline CSS and JS, gzipped (target {page['target_bytes'] // 1024} KB)\n"
+            + format_table(["step", "KB gzipped", "x target"], rows, [None, ".1f", ".2f"])
         )
     return "\n\n".join(sections)
 
@@ -437,6 +445,14 @@ def bench_dynamodb(template: th.Template, claims: int, log_path: Path) -> dict[s
             throughput = bench_bulk(urls, api_key, counter, bulk_size=claims * 10)
             measures.append(throughput.pop("measure"))
 
+            page = page_budget(
+                lambda body: http("POST", f"{urls['api']}/v1/claims", api_key, body),
+                counter.snapshot,
+                lambda after, before: _delta(after, before, "PaymentPageFunction"),
+                measure,
+            )
+            measures.extend(page.pop("measures"))
+
             before = counter.snapshot()
             empty = runtime.fire("ReminderPlannerFunction")
             after = counter.snapshot()
@@ -455,6 +471,7 @@ def bench_dynamodb(template: th.Template, claims: int, log_path: Path) -> dict[s
     return {
         "claims_per_measure": claims,
         "bulk_throughput": throughput,
+        "page": page,
         "planner_result": result,
         "empty_planner_result": empty,
         "measures": measures,
