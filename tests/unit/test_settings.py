@@ -55,6 +55,7 @@ def test_a_new_merchant_gets_the_defaults():
         "min_installment_amount": 1000,
         "max_days_to_promise": 14,
         "min_payment_amount": 500,
+        "max_days_to_move": 10,
     }
     assert (settings.contact_window.start, settings.contact_window.end) == ("08:00", "21:00")
     assert settings.updated_at is None
@@ -115,6 +116,36 @@ def test_plan_installment_bounds(low: int, high: int):
         assert valid and (merged.plan_rules.min_installments, merged.plan_rules.max_installments) == (low, high)
 
 
+@given(st.integers(-5, 40))
+def test_a_payment_date_may_move_between_1_and_31_days_later(days: int):
+    try:
+        merged = apply({"plan_rules": {"max_days_to_move": days}})
+    except ValidationFailed as exc:
+        assert not 1 <= days <= 31 and exc.field == "plan_rules.max_days_to_move"
+    else:
+        assert 1 <= days <= 31 and merged.plan_rules.max_days_to_move == days
+
+
+def test_a_merchant_stored_before_max_days_to_move_reads_the_default():
+    merchant = Merchant.from_raw_data(
+        {
+            "merchant_id": {"S": "m-old"},
+            "display_name": {"S": "Tienda"},
+            "support_email": {"S": "a@b.example"},
+            "created_at": {"S": "2026-01-01T00:00:00.000000+0000"},
+            "plan_rules": {"M": {"min_installments": {"N": "3"}}},
+        }
+    )
+    assert settings_of(merchant).plan_rules.model_dump() == {
+        "min_installments": 3,
+        "max_installments": 6,
+        "min_installment_amount": 1000,
+        "max_days_to_promise": 14,
+        "min_payment_amount": 500,
+        "max_days_to_move": 10,
+    }
+
+
 @pytest.mark.parametrize("value", ["3", 3.5, True, None, [3]])
 def test_numbers_are_never_coerced(value: Any):
     assert field_of({"plan_rules": {"min_installments": value}}) == "plan_rules.min_installments"
@@ -133,7 +164,7 @@ _CHANGES: dict[str, Any] = {
     "support_phone": "+447400123456",
     "legal_footer": "<p>Shop Ltd</p>",
     "identity_check": "postal_code",
-    "plan_rules": {"max_days_to_promise": 30},
+    "plan_rules": {"max_days_to_promise": 30, "max_days_to_move": 21},
     "contact_window": {"end": "20:00"},
     "max_contacts_per_week": 3,
 }

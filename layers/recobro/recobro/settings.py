@@ -36,6 +36,7 @@ EARLIEST_CONTACT = "08:00"
 LATEST_CONTACT = "21:00"
 MAX_PLAN_INSTALLMENTS = 24
 MAX_DAYS_TO_PROMISE = 60
+MAX_DAYS_TO_MOVE = 31
 _ATTEMPTS = 5
 
 # ---------------------------------------------------------------- field types
@@ -111,6 +112,7 @@ MaxInstallments = Annotated[int, Field(ge=2, le=MAX_PLAN_INSTALLMENTS), Whole]
 MinInstallmentAmount = Annotated[int, Field(gt=0, le=MAX_MINOR_UNITS, description="minor units"), Whole]
 MaxDaysToPromise = Annotated[int, Field(ge=1, le=MAX_DAYS_TO_PROMISE), Whole]
 MinPaymentAmount = Annotated[int, Field(ge=1, le=MAX_MINOR_UNITS, description="minor units"), Whole]
+MaxDaysToMove = Annotated[int, Field(ge=1, le=MAX_DAYS_TO_MOVE), Whole]
 MaxContactsPerWeek = Annotated[int, Field(ge=1, le=7), Whole]
 
 T = TypeVar("T")
@@ -152,6 +154,7 @@ class PlanRulesPatch(_Strict):
     min_installment_amount: Omittable[MinInstallmentAmount] = None
     max_days_to_promise: Omittable[MaxDaysToPromise] = None
     min_payment_amount: Omittable[MinPaymentAmount] = None
+    max_days_to_move: Omittable[MaxDaysToMove] = None
 
 
 class ContactWindowPatch(_Strict):
@@ -186,6 +189,7 @@ class PlanRules(BaseModel):
     min_installment_amount: int = Field(description="minor units")
     max_days_to_promise: int
     min_payment_amount: int = Field(description="minor units: the least a debtor may pay or promise on the page")
+    max_days_to_move: int = Field(description="how many days later a debtor may move a payment date")
 
 
 class ContactWindow(BaseModel):
@@ -237,6 +241,7 @@ def settings_of(merchant: Merchant) -> MerchantSettings:
             min_installment_amount=int(plan.min_installment_amount),
             max_days_to_promise=int(plan.max_days_to_promise),
             min_payment_amount=int(plan.min_payment_amount),
+            max_days_to_move=int(plan.max_days_to_move),
         ),
         contact_window=ContactWindow(start=str(window.start), end=str(window.end)),
         max_contacts_per_week=int(merchant.max_contacts_per_week),

@@ -50,6 +50,7 @@ class PlanRulesMap(MapAttribute[str, Any]):
     min_installment_amount = NumberAttribute(default=1000)  # minor units
     max_days_to_promise = NumberAttribute(default=14)
     min_payment_amount = NumberAttribute(default=500)  # minor units: the least a debtor may pay or promise at once
+    max_days_to_move = NumberAttribute(default=10)  # how much later a debtor may move a payment date
 
 
 class ContactWindowMap(MapAttribute[str, Any]):
