@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import assume, given
@@ -71,7 +72,7 @@ def test_every_allowed_plan_splits_exactly_into_monthly_charges_above_the_minimu
         dates = [c.charge_date for c in charges]
         assert all(d.day == day for d in dates)
         assert today < dates[0] <= today + timedelta(days=31)
-        assert all(_months_apart(a, b) == 1 and a < b for a, b in zip(dates, dates[1:], strict=False))
+        assert all(_months_apart(a, b) == 1 and a < b for a, b in pairwise(dates))
 
 
 @given(AMOUNTS, rules(), st.integers(1, 30), DAYS)
@@ -143,7 +144,11 @@ def test_a_move_is_within_the_limits_or_refused_whole(
         assert new >= today
         assert (new - installment.due_date).days <= max_days
         if installment.due_date.replace(day=min(day, 28)) >= today:
-            assert (new.year, new.month, new.day) == (installment.due_date.year, installment.due_date.month, min(day, 28))
+            assert (new.year, new.month, new.day) == (
+                installment.due_date.year,
+                installment.due_date.month,
+                min(day, 28),
+            )
         else:
             assert new == today
     unpaid = [moved[i.number] for i in schedule if not i.paid]

@@ -32,6 +32,12 @@ EVENT_TYPES = (
     "debtor.opted_out",
     "promise.made",
     "help.requested",
+    "plan.started",
+    "plan.missed",
+    "plan.card_updated",
+    "plan.completed",
+    "plan.cancelled",
+    "claim.payment_day_moved",
 )
 
 

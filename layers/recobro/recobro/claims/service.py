@@ -112,10 +112,15 @@ def promise_pause_until(claim: Claim) -> datetime | None:
 
 
 def schedule_next_reminder(claim: Claim) -> None:
-    """Point the claim's time-index entry at its next reminder, or take it out of the index."""
+    """Point the claim's time-index entry at its next reminder, or take it out of the index.
+
+    A claim whose installment plan is on track (active) gets no overdue reminders: the plan's
+    charges collect it. They resume once the plan is missed or cancelled.
+    """
     reminded = parse_utc_iso(claim.reminded_through) if claim.reminded_through else None
     action = None
-    if claim.status in OPEN_STATUSES:
+    plan_on_track = claim.plan is not None and claim.plan.status == "active"
+    if claim.status in OPEN_STATUSES and not plan_on_track:
         action = next_action(installments_due(claim), claim.timezone, clock.now(), reminded, promise_pause_until(claim))
     if action is None:
         claim.next_action = claim.next_action_at = claim.action_shard = None

@@ -41,6 +41,8 @@ def _skip_reason(job: ReminderJob, claim: Claim | None, debtor: Debtor | None) -
         return "claim_not_found"
     if claim.status not in OPEN_STATUSES:
         return f"claim_{claim.status}"
+    if claim.plan is not None and claim.plan.status == "active":
+        return "plan_active"  # planned before the plan started; its charges collect the claim now
     installment = next((i for i in claim.installments if int(i.number) == job.installment), None)
     if installment is None or int(installment.amount_paid) >= int(installment.amount):
         return "installment_paid"
