@@ -242,7 +242,7 @@ def test_a_declining_card_retries_then_misses_the_plan_and_a_new_card_resumes_it
 
     assert fire_charger(stack)["missed"] >= 1
     charge = charges_of(merchant, claim["id"])[0]
-    assert (charge.status, charge.attempts, charge.due_at) == ("failed", 3, None)
+    assert (charge.status, charge.attempts) == ("failed", 3) and charge.due_at is None
     now_missed = stored(merchant, claim["id"])
     assert now_missed.plan is not None and now_missed.plan.status == "missed"
     assert api_claim(merchant, claim["id"])["next_reminder_at"] is not None  # reminders resume
@@ -263,7 +263,7 @@ def test_a_declining_card_retries_then_misses_the_plan_and_a_new_card_resumes_it
     travel_to_charge(merchant, claim["id"], 2)
     fire_charger(stack)
     parked = charges_of(merchant, claim["id"])[1]
-    assert (parked.status, parked.due_at) == ("scheduled", None)
+    assert parked.status == "scheduled" and parked.due_at is None
     assert [pi.status for pi in stripe_charges(claim["id"])] == ["requires_payment_method"] * 3  # the declines
 
     with pytest.raises(ValidationFailed) as wrong_purpose:

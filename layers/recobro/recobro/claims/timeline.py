@@ -34,6 +34,11 @@ def _money(data: dict[str, Any]) -> str:
     return f"{data.get('amount')} {data.get('currency', '')}".strip()
 
 
+def _plan(data: dict[str, Any]) -> str:
+    plan = data.get("plan") or {}
+    return f"{plan.get('installment_count')} monthly charges on day {plan.get('day_of_month')}"
+
+
 def _summary(event: events.Event) -> str:
     data = event.data
     reason = f" ({data['reason']})" if data.get("reason") else ""
@@ -56,6 +61,12 @@ def _summary(event: events.Event) -> str:
         "help.requested": lambda: (
             f"Debtor asked for help ({data.get('reason')}): {data.get('message') or 'no message'}"
         ),
+        "plan.started": lambda: f"Installment plan started: {_plan(data)}",
+        "plan.missed": lambda: "Installment plan missed a payment; the debtor was asked for another card",
+        "plan.card_updated": lambda: "Installment plan resumed with another card",
+        "plan.completed": lambda: "Installment plan completed",
+        "plan.cancelled": lambda: "Installment plan cancelled",
+        "claim.payment_day_moved": lambda: f"Payment day moved to day {data.get('day_of_month')} of the month",
     }
     return words.get(event.type, lambda: event.type)()
 
