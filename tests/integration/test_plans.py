@@ -19,7 +19,7 @@ import pytest
 from recobro import clock, funnel, links
 from recobro.errors import Conflict, RecobroError, ValidationFailed
 from recobro.payments.stripe_api import client
-from recobro.plans import charger, service
+from recobro.plans import cards, charger, service
 from recobro.reminders.schedule import parse_utc_iso
 from recobro.storage.models import Claim, ClaimEvent, Debtor, LedgerEntry, PlanCharge, claim_ref
 
@@ -313,6 +313,37 @@ def test_overlapping_charger_runs_charge_once(stack: Stack, merchant: MerchantCl
     stack.drain()
     assert len(stripe_charges(claim["id"])) == 1
     assert api_claim(merchant, claim["id"])["amount_paid"] == 2000
+
+
+def test_a_run_that_dies_holding_a_charge_leaves_it_to_the_next_run_with_the_same_key(
+    stack: Stack, merchant: MerchantClient, monkeypatch: pytest.MonkeyPatch
+):
+    claim = create_claim(merchant, [2000, 2000])
+    start_plan(merchant, claim["id"], 2, 8)
+    travel_to_charge(merchant, claim["id"], 1)
+    keys: list[str] = []
+    real_charge = cards.charge_off_session
+
+    def crash_first_time(**request: Any) -> cards.ChargeOutcome:
+        keys.append(request["idempotency_key"])
+        if len(keys) == 1:
+            raise TimeoutError("the function timed out while Stripe was answering")
+        return real_charge(**request)
+
+    monkeypatch.setattr(cards, "charge_off_session", crash_first_time)
+    ref = claim_ref(merchant.merchant_id, claim["id"])
+    real_due = charger.due_charges
+    monkeypatch.setattr(charger, "due_charges", lambda now: (c for c in real_due(now) if c.plan_ref == ref))
+
+    assert charger.run_due_charges().errors == 1
+    held = charges_of(merchant, claim["id"])[0]
+    assert held.status == "processing"
+    assert charger.run_due_charges().due == 0  # its lease keeps other runs off it
+    clock.travel_to(parse_utc_iso(str(held.due_at)) + timedelta(seconds=1))
+    assert charger.run_due_charges().charged == 1
+    assert keys[0] == keys[1]  # the very same Stripe request
+    assert statuses(merchant, claim["id"]) == ["succeeded", "scheduled"]
+    wait_for_amount_paid(merchant, claim["id"], 2000)
 
 
 def test_confirming_one_setup_twice_at_once_makes_one_plan(merchant: MerchantClient):

@@ -109,24 +109,19 @@ def process(charge: PlanCharge, now: datetime) -> str:
     """Handle one due charge; returns the ChargeRun counter it adds to."""
     claim = _load_claim(charge)
     plan = claim.plan if claim is not None else None
-    if claim is None or plan is None or plan.plan_id != charge.plan_id or plan.status in ("completed", "cancelled"):
+    if claim is None or plan is None or plan.plan_id != charge.plan_id:
         charge.status, charge.updated_at = "cancelled", now
         _out_of_index(charge)
         return "cancelled" if _try_save(charge) else "skipped"
-    if claim.status in lifecycle.FINAL_STATUSES or amount_due(claim) <= 0:
-        return _end_plan(charge, claim, now)
-    if plan.status == "missed":
-        # Parked until the debtor gives another card (service.confirm_card_update re-indexes it).
-        _out_of_index(charge)
-        charge.updated_at = now
-        return "held" if _try_save(charge) else "skipped"
-    if claim.status not in lifecycle.COLLECTING:
-        charge.due_at, charge.updated_at = utc_iso(now + HOLD_RECHECK), now
-        return "held" if _try_save(charge) else "skipped"
-
-    retaken = charge.status == "processing"  # a run died holding it: repeat that very request
-    if not retaken and amount_due(claim) < int(charge.amount):
-        charge.amount = amount_due(claim)  # never take more than is owed
+    # A run died holding this charge (its lease ran out): repeat that very request, whatever
+    # changed since; Stripe answers a repeated idempotency key with the first PaymentIntent.
+    retaken = charge.status == "processing"
+    if not retaken:
+        held = _not_now(charge, claim, now)
+        if held is not None:
+            return held
+        if amount_due(claim) < int(charge.amount):
+            charge.amount = amount_due(claim)  # never take more than is owed
     if not _take(charge, now):
         return "skipped"
     attempt = int(charge.attempts or 0) + 1
@@ -153,6 +148,27 @@ def process(charge: PlanCharge, now: datetime) -> str:
     )
     _release(charge, now)
     return "errors"
+
+
+def _not_now(charge: PlanCharge, claim: Claim, now: datetime) -> str | None:
+    """Why this charge is not to be taken now (and what was done about it), or None to charge it."""
+    plan = claim.plan
+    assert plan is not None
+    if plan.status in ("completed", "cancelled"):
+        charge.status, charge.updated_at = "cancelled", now
+        _out_of_index(charge)
+        return "cancelled" if _try_save(charge) else "skipped"
+    if claim.status in lifecycle.FINAL_STATUSES or amount_due(claim) <= 0:
+        return _end_plan(charge, claim, now)
+    if plan.status == "missed":
+        # Parked until the debtor gives another card (service.confirm_card_update re-indexes it).
+        _out_of_index(charge)
+        charge.updated_at = now
+        return "held" if _try_save(charge) else "skipped"
+    if claim.status not in lifecycle.COLLECTING:
+        charge.due_at, charge.updated_at = utc_iso(now + HOLD_RECHECK), now
+        return "held" if _try_save(charge) else "skipped"
+    return None
 
 
 def _take(charge: PlanCharge, now: datetime) -> bool:
