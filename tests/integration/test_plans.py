@@ -251,7 +251,7 @@ def test_a_declining_card_retries_then_misses_the_plan_and_a_new_card_resumes_it
     assert len(asked) == 1
     token = asked[0].rsplit("/p/", 1)[1]
     opened = links.verify(token)
-    assert opened is not None and opened.claim_id == claim["id"]
+    assert opened is not None and (opened.claim_id, opened.debtor_id) == (claim["id"], now_missed.debtor_id)
     assert opened.link_version == int(now_missed.link_version) >= 1
     if importlib.util.find_spec("recobro.receipts") is not None:
         stack.drain()

@@ -324,7 +324,7 @@ def _ask_for_another_card(claim: Claim) -> None:
     if debtor is None or not (debtor.email or debtor.phone):
         return
     version = links.new_link_version(claim.merchant_id, claim.claim_id)
-    link = links.payment_url(config.pages_base_url(), claim.merchant_id, claim.claim_id, version)
+    link = links.payment_url(config.pages_base_url(), claim.merchant_id, claim.claim_id, version, claim.debtor_id)
     claim.link_version = version
     _notify_plan_missed(claim, debtor, link)
 
