@@ -62,6 +62,11 @@ def show_action(token: str, action: str) -> Response[str]:
     return _html(site.get(token, action, _cookie_header(), _query()))
 
 
+@app.get("/p/<token>/plan/confirm")
+def confirm_plan(token: str) -> Response[str]:
+    return _html(site.get(token, "plan/confirm", _cookie_header(), _query()))
+
+
 @app.post("/p/<token>/<action>")
 def submit_action(token: str, action: str) -> Response[str]:
     # Not a form (or an oversized one): no CSRF token, so a genuine link answers 403.

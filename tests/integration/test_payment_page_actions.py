@@ -45,7 +45,9 @@ def _form(browser: Browser, url: str, testid: str) -> tuple[str, str, PageReply]
 def _get_claim(merchant: MerchantClient, claim_id: str) -> dict[str, Any]:
     reply = merchant.call("GET", f"/v1/claims/{claim_id}")
     assert reply.status == 200
-    return reply.json()
+    claim: dict[str, Any] = reply.json()
+    claim.pop("payment_url")  # a fresh link (and expiry) on every read
+    return claim
 
 
 def _wait_for(check: Any, timeout: float = 20.0) -> Any:
@@ -223,3 +225,48 @@ def test_the_funnel_counts_each_step_per_merchant_and_day(stack: Stack, merchant
     assert today["verification_passed"] == 1 and today["promise_made"] == 1 and today["help_requested"] == 1
     assert today["page_view"] >= 3 and today["payment_started"] == 0
     assert merchant.call("GET", "/v1/funnel?since=2026-02-01&until=2026-01-01").status == 400
+
+
+def test_a_plan_saves_the_card_and_starts_only_when_stripe_says_it_is_saved(
+    stack: Stack, merchant: MerchantClient
+) -> None:
+    claim, browser, url = _open(merchant, amounts=[3000, 3000])
+    action, token, form_page = _form(browser, _link(browser.get(url), url, "action-plan"), "plan")
+    assert 'name="installments" value="2"' in form_page.text
+    card = browser.post(action, {"csrf_token": token, "installments": "3", "day_of_month": "5"})
+    assert card.status == 200 and 'data-mode="setup"' in card.text, card.text
+    secret = re.search(r'data-secret="([^"]+)"', card.text)
+    assert secret
+    setup_intent = secret.group(1).split("_secret")[0]
+    confirm_url = urljoin(action + "/", f"confirm?setup_intent={setup_intent}")
+
+    refused = browser.get(confirm_url)  # Stripe has not saved the card yet: the browser's word is not enough
+    assert refused.status == 400 and 'data-testid="form-error"' in refused.text
+    assert _get_claim(merchant, claim["id"])["plan"] is None
+
+    stripe_api.reset()
+    stripe_api.client().v1.setup_intents.confirm(setup_intent, params={"payment_method": "pm_card_visa"})
+    done = browser.get(confirm_url)
+    assert done.status == 200 and 'data-testid="plan-confirmed"' in done.text, done.text
+    assert done.text.count("20,00") == 3  # 60,00 in three payments
+    after = _get_claim(merchant, claim["id"])
+    assert (after["plan"]["status"], after["plan"]["installment_count"], after["plan"]["day_of_month"]) == (
+        "active",
+        3,
+        5,
+    )
+    assert after["next_reminder_at"] is None  # no reminders while the plan is on track
+    assert 'data-testid="plan-active"' in browser.get(url).text
+    assert browser.get(confirm_url).text.count("20,00") == 3  # confirming again starts nothing new
+
+
+def test_the_payment_day_moves_within_the_merchants_limit(stack: Stack, merchant: MerchantClient) -> None:
+    later = date.today() + timedelta(days=20)
+    claim, browser, url = _open(merchant, due=[later.replace(day=10)], amounts=[4000])
+    action, token, page = _form(browser, _link(browser.get(url), url, "action-move-date"), "move-date")
+    assert '<option value="15">' in page.text and '<option value="28">' not in page.text  # at most 10 days later
+    refused = browser.post(action, {"csrf_token": token, "day_of_month": "28"})
+    assert refused.status == 400 and _get_claim(merchant, claim["id"])["installments"][0]["due_date"].endswith("-10")
+    done = browser.post(action, {"csrf_token": token, "day_of_month": "15"})
+    assert 'data-testid="date-moved"' in done.text, done.text
+    assert _get_claim(merchant, claim["id"])["installments"][0]["due_date"] == later.replace(day=15).isoformat()

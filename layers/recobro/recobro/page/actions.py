@@ -10,7 +10,6 @@ only reads what is recorded.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -23,8 +22,8 @@ from recobro.claims.service import amount_due
 from recobro.errors import RecobroError
 from recobro.page import forms
 from recobro.page.context import PageContext
-from recobro.page.identity import csrf_ok, csrf_token
-from recobro.page.response import Page, forbidden, not_found
+from recobro.page.identity import csrf_token
+from recobro.page.response import Page, not_found
 from recobro.payments import stripe_api
 from recobro.storage.models import LedgerEntry, claim_ref
 from recobro.storage.transactions import Write, commit
@@ -288,37 +287,3 @@ def opt_out(ctx: PageContext, form: dict[str, str]) -> Page:
         if channel != "email":  # a confirmation by email right after leaving email would be one too many
             _send_receipt(ctx, "opt_out", {"channel": channel})
     return ctx.render("pages/opt_out_done.html.j2", {"channel": channel})
-
-
-# ---------------------------------------------------------------- routing
-
-Handler = Callable[[PageContext, dict[str, str]], Page]
-
-FORMS: dict[str, Callable[[PageContext], Page]] = {
-    "pay": pay_form,
-    "promise": promise_form,
-    "help": help_form,
-    "opt-out": opt_out_form,
-}
-SUBMITS: dict[str, Handler] = {
-    "pay": pay,
-    "promise": promise,
-    "help": ask_for_help,
-    "opt-out": opt_out,
-}
-
-
-def show(ctx: PageContext, action: str, query: dict[str, str]) -> Page:
-    if action == "paid":
-        return paid(ctx, query)
-    shown = FORMS.get(action)
-    return shown(ctx) if shown else not_found(ctx.locale)
-
-
-def submit(ctx: PageContext, action: str, form: dict[str, str]) -> Page:
-    handler = SUBMITS.get(action)
-    if handler is None:
-        return not_found(ctx.locale)
-    if not csrf_ok(ctx, form):
-        return forbidden(ctx.locale)
-    return handler(ctx, form)

@@ -6,10 +6,35 @@ action they asked for. Page views are counted here, once per overview or questio
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from recobro import funnel
-from recobro.page import actions, identity
-from recobro.page.context import load
-from recobro.page.response import Page, not_found
+from recobro.page import actions, identity, plan_actions
+from recobro.page.context import PageContext, load
+from recobro.page.response import Page, forbidden, not_found
+
+# GET /p/{token}/<action>: the action's form, or (with a query) where Stripe sends the browser back.
+FORMS: dict[str, Callable[[PageContext], Page]] = {
+    "pay": actions.pay_form,
+    "plan": plan_actions.plan_form,
+    "promise": actions.promise_form,
+    "move-date": plan_actions.move_date_form,
+    "help": actions.help_form,
+    "opt-out": actions.opt_out_form,
+}
+RETURNS: dict[str, Callable[[PageContext, dict[str, str]], Page]] = {
+    "paid": actions.paid,
+    "plan/confirm": plan_actions.confirm,
+}
+# POST /p/{token}/<action>: the form sent.
+SUBMITS: dict[str, Callable[[PageContext, dict[str, str]], Page]] = {
+    "pay": actions.pay,
+    "plan": plan_actions.start_plan,
+    "promise": actions.promise,
+    "move-date": plan_actions.move_date,
+    "help": actions.ask_for_help,
+    "opt-out": actions.opt_out,
+}
 
 
 def _depth(action: str | None) -> int:
@@ -17,6 +42,8 @@ def _depth(action: str | None) -> int:
 
 
 def get(token: str, action: str | None, cookie_header: str | None, query: dict[str, str]) -> Page:
+    if action and action not in FORMS and action not in RETURNS:
+        return not_found()
     ctx = load(token, cookie_header, _depth(action), query.get("lang"))
     if ctx is None:
         return not_found()
@@ -24,10 +51,15 @@ def get(token: str, action: str | None, cookie_header: str | None, query: dict[s
         funnel.count(ctx.claim.merchant_id, "page_view")
     if not ctx.verified:
         return identity.identity_form(ctx)
-    return actions.overview(ctx) if not action else actions.show(ctx, action, query)
+    if not action:
+        return actions.overview(ctx)
+    shown = RETURNS.get(action)
+    return shown(ctx, query) if shown else FORMS[action](ctx)
 
 
 def post(token: str, action: str, cookie_header: str | None, form: dict[str, str]) -> Page:
+    if action != "verify" and action not in SUBMITS:
+        return not_found()
     ctx = load(token, cookie_header, _depth(action))
     if ctx is None:
         return not_found()
@@ -35,4 +67,6 @@ def post(token: str, action: str, cookie_header: str | None, form: dict[str, str
         return identity.verify(ctx, form)
     if not ctx.verified:
         return identity.identity_form(ctx)  # the session ended meanwhile: ask again, nothing done
-    return actions.submit(ctx, action, form)
+    if not identity.csrf_ok(ctx, form):
+        return forbidden(ctx.locale)
+    return SUBMITS[action](ctx, form)
