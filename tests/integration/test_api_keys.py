@@ -221,6 +221,8 @@ def test_creating_a_key_honours_idempotency_key(merchant: MerchantClient):
     again = merchant.call("POST", "/v1/api_keys", {"description": "one"}, headers=headers)
     assert first.status == again.status == 201
     assert first.json()["id"] == again.json()["id"]
+    assert first.json()["secret"].startswith("rk_live_") and works(as_key(merchant, first.json()["secret"]))
+    assert again.json()["secret"] is None  # shown once; the replay comes from a record without it
     assert len(merchant.call("GET", "/v1/api_keys").json()["data"]) == 2
     other = merchant.call("POST", "/v1/api_keys", {"description": "two"}, headers=headers)
     assert other.status == 409 and other.json()["error"]["code"] == "idempotency_conflict"
@@ -250,3 +252,22 @@ def test_authentication_is_one_strongly_consistent_get_item(merchant: MerchantCl
     assert merchant.call("GET", "/v1/settings").status == 200
     assert [name for name, _ in calls] == ["GetItem"]
     assert calls[0][1].get("ConsistentRead") is True
+
+
+def test_no_secret_is_kept_in_the_idempotency_table(merchant: MerchantClient):
+    import boto3
+    from recobro import config
+
+    created = merchant.call("POST", "/v1/api_keys", {}, headers={"Idempotency-Key": "k-secret"}).json()
+    rolled = merchant.call(
+        "POST", f"/v1/api_keys/{created['id']}/roll", {}, headers={"Idempotency-Key": "k-roll"}
+    ).json()
+    endpoint = merchant.call(
+        "POST",
+        "/v1/webhook_endpoints",
+        {"url": "https://hooks.example.com/recobro", "enabled_events": ["*"]},
+        headers={"Idempotency-Key": "k-endpoint"},
+    ).json()
+    stored = str(boto3.client("dynamodb").scan(TableName=config.IDEMPOTENCY_TABLE)["Items"])
+    for secret in (created["secret"], rolled["secret"], endpoint["secret"]):
+        assert secret and secret not in stored

@@ -143,7 +143,10 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
-    secret: str = Field(description="The key itself. Shown only in this response; store it now.")
+    secret: str | None = Field(
+        description="The key itself. Shown only in this response; store it now. "
+        "null when an Idempotency-Key replays the response: the secret is never stored."
+    )
 
 
 class ApiKeyRolled(ApiKeyCreated):

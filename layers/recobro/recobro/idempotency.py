@@ -1,7 +1,8 @@
 """Idempotency-Key for merchant POSTs, on Powertools' idempotency utility.
 
-Same merchant + key + body within 24 h returns the first response; the same key with another
-body is a 409. Errors are not remembered, so a corrected retry with the same key goes through.
+Same merchant + key + body within 24 h returns the first response, with any secret blanked
+(secrets are shown once and never stored); the same key with another body is a 409. Errors
+are not remembered, so a corrected retry with the same key goes through.
 """
 
 from __future__ import annotations
@@ -45,6 +46,15 @@ def _config() -> IdempotencyConfig:
     )
 
 
+def _without_secret(response: Response) -> Response:
+    """What the idempotency table keeps: the response with any secret (API key, webhook signing
+    secret) blanked, so a secret exists only in the one response that showed it."""
+    body = response.get("body")
+    if isinstance(body, dict) and body.get("secret") is not None:
+        return {**response, "body": {**body, "secret": None}}
+    return response
+
+
 def register_lambda_context(context: Any) -> None:
     """Lets in-progress records expire with the invocation instead of lingering."""
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
@@ -68,8 +78,11 @@ def run_once(
         data_keyword_argument="request", persistence_store=_persistence(), config=_config()
     )
     def once(request: dict[str, Any]) -> Response:
-        return action()
+        response = action()
+        first.append(response)
+        return _without_secret(response)
 
+    first: list[Response] = []
     try:
         result: Response = once(request={"merchant_id": merchant_id, "operation": operation, "key": key, "body": body})
     except IdempotencyValidationError:
@@ -81,4 +94,4 @@ def run_once(
             "A request with this Idempotency-Key is still being processed; retry shortly.",
             field="Idempotency-Key",
         ) from None
-    return result
+    return first[0] if first else result  # a replay answers what was stored: no secret

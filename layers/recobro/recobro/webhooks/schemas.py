@@ -70,7 +70,10 @@ class WebhookEndpointOut(_Out):
 
 
 class WebhookEndpointCreated(WebhookEndpointOut):
-    secret: str = Field(description="Signs every delivery (whsec_...). Shown only in this response; store it now.")
+    secret: str | None = Field(
+        description="Signs every delivery (whsec_...). Shown only in this response; store it now. "
+        "null when an Idempotency-Key replays the response: the secret is never stored."
+    )
 
 
 class WebhookEndpointList(_Out):
