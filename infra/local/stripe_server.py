@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> None:
 
     from localstripe.server import app  # imported here: it builds the app at import time
 
+    from infra.local import stripe_js
+
+    stripe_js.install(app)  # confirmCardPayment charges the card typed into the card element
+
     logging.basicConfig(level=logging.INFO)
     web.run_app(
         app,

@@ -129,3 +129,19 @@ def assert_accessible(page: Page, where: str) -> None:
         f"- {v['impact']} {v['id']}: {v['help']} ({v['helpUrl']})\n  " + json.dumps(v["nodes"], ensure_ascii=False)
         for v in blocking
     )
+
+
+def fill_card(page: Page, number: str, exp: str, cvc: str, postal: str = "") -> None:
+    """Type a card into localstripe's stand-in card element.
+
+    Its card element is no iframe: mount() appends five plain text inputs to #card-element, told
+    apart only by their placeholders (number, exp_month, exp_year, cvc, postal_code), and every
+    input event rebuilds the element's value; the year is two digits (it prepends "20").
+    """
+    field = page.locator("#card-element")
+    month, year = (part.strip() for part in exp.split("/"))
+    values = {"number": number.replace(" ", ""), "exp_month": month, "exp_year": year[-2:], "cvc": cvc}
+    if postal:
+        values["postal_code"] = postal
+    for placeholder, value in values.items():
+        field.get_by_placeholder(placeholder, exact=True).fill(value)
