@@ -313,8 +313,6 @@ def test_a_help_request_holds_the_claim_and_reaches_the_merchant(stack: Stack, m
     verify(stack, page, claim)
     page.get_by_test_id("action-help").click()
     expect(page.get_by_test_id("help-form")).to_be_visible()
-    page.get_by_role("button", name="Enviar").click()  # nothing chosen: the browser asks first
-    expect(page.get_by_test_id("help-form")).to_be_visible()
     page.get_by_label("El importe no es correcto").check()
     page.get_by_label("Algo que quieras añadir").fill("Pagué 25 € en la tienda el día 3.")
     step(page, "help-form")
