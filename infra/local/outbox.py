@@ -111,7 +111,9 @@ class Outbox:
         return [item for _, _, item in collected]
 
     def _raw_entry(self, raw: dict[str, Any], sequence: int) -> tuple[datetime, int, OutboxItem]:
-        message = email.message_from_string(str(raw.get("raw_data", "")), policy=email.policy.default)
+        # Parsed as bytes: a str parser reads 8bit (unencoded UTF-8) bodies back as raw-unicode-escape.
+        data = str(raw.get("raw_data", "")).encode("utf-8", "surrogateescape")
+        message = email.message_from_bytes(data, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         text, html = _parts(message)
         when = self._seen(f"ses:{raw.get('id')}")

@@ -7,96 +7,26 @@ test sends 300 events here; RECOBRO_REPLAY_EVENTS=2000 runs the issue's full siz
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import random
-import time
 import uuid
 from typing import Any
 
-from recobro.storage.models import LedgerEntry, StripeEvent, claim_ref
+from recobro.storage.models import StripeEvent
 
-from tests.http import Reply, request
-from tests.integration.claims import claim_body
+from tests.http import request
 from tests.integration.conftest import MerchantClient, Stack
-
-SECRET = "whsec_local"
-
-
-def sign(payload: str, secret: str = SECRET) -> str:
-    timestamp = int(time.time())
-    mac = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
-
-
-def post(stack: Stack, event: dict[str, Any], signature: str | None = None) -> Reply:
-    payload = json.dumps(event)
-    headers = {"Content-Type": "application/json", "Stripe-Signature": signature or sign(payload)}
-    return request("POST", stack.urls["pages"] + "/stripe/webhook", body=payload, headers=headers)
-
-
-def event(type_: str, obj: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": f"evt_{uuid.uuid4().hex[:16]}",
-        "object": "event",
-        "type": type_,
-        "created": int(time.time()),
-        "livemode": False,
-        "data": {"object": obj},
-    }
-
-
-def succeeded(merchant_id: str, claim_id: str, pi: str, amount: int) -> dict[str, Any]:
-    return event(
-        "payment_intent.succeeded",
-        {
-            "id": pi,
-            "object": "payment_intent",
-            "amount": amount,
-            "amount_received": amount,
-            "currency": "eur",
-            "status": "succeeded",
-            "metadata": {"merchant_id": merchant_id, "claim_id": claim_id},
-        },
-    )
-
-
-def refunded(pi: str, refunds: list[tuple[str, int]]) -> dict[str, Any]:
-    return event(
-        "charge.refunded",
-        {
-            "id": f"ch_{pi}",
-            "object": "charge",
-            "payment_intent": pi,
-            "currency": "eur",
-            "amount_refunded": sum(a for _, a in refunds),
-            "refunds": {"object": "list", "data": [{"id": r, "amount": a, "status": "succeeded"} for r, a in refunds]},
-        },
-    )
-
-
-def dispute(type_: str, pi: str, dispute_id: str, amount: int, status: str) -> dict[str, Any]:
-    obj = {"id": dispute_id, "object": "dispute", "amount": amount, "currency": "eur"}
-    return event(type_, {**obj, "status": status, "payment_intent": pi, "charge": f"ch_{pi}"})
-
-
-def create_claim(merchant: MerchantClient, amounts: list[int]) -> dict[str, Any]:
-    reply = merchant.call("POST", "/v1/claims", claim_body(amounts=amounts))
-    assert reply.status == 201, reply.text
-    claim: dict[str, Any] = reply.json()
-    return claim
-
-
-def get_claim(merchant: MerchantClient, claim_id: str) -> dict[str, Any]:
-    claim: dict[str, Any] = merchant.call("GET", f"/v1/claims/{claim_id}").json()
-    return claim
-
-
-def ledger_net(merchant_id: str, claim_id: str) -> int:
-    entries = list(LedgerEntry.query(claim_ref(merchant_id, claim_id), consistent_read=True))
-    return sum(int(e.amount) if e.kind == "payment" else -int(e.amount) for e in entries)
+from tests.integration.stripe_events import (
+    create_claim,
+    dispute,
+    get_claim,
+    ledger_net,
+    post,
+    refunded,
+    sign,
+    succeeded,
+)
 
 
 def test_a_signed_payment_lowers_the_balance_by_exactly_its_amount(stack: Stack, merchant: MerchantClient) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from recobro.payments.mapping import UnusableEvent, movement_of
+from recobro.payments.mapping import Failure, UnusableEvent, movement_of, with_refunds
 
 META = {"merchant_id": "m-1", "claim_id": "clm_1"}
 
@@ -50,9 +50,42 @@ def test_a_refunded_charge_lists_every_refund_by_its_id() -> None:
     assert m.legs == (("refund#re_1", 300), ("refund#re_3", 100))
 
 
-def test_a_refund_without_its_list_is_unusable() -> None:
+def test_a_refund_without_its_list_asks_for_the_charges_refunds() -> None:
+    m = movement_of(_event("charge.refunded", {"id": "ch_1", "payment_intent": "pi_1", "amount_refunded": 5}))
+    assert (m.kind, m.legs, m.refunds_listed, m.charge_id) == ("refund", (), False, "ch_1")
+    listed = with_refunds(
+        m, [{"id": "re_1", "amount": 5, "status": "succeeded"}, {"id": "re_2", "amount": 9, "status": "canceled"}]
+    )
+    assert listed.legs == (("refund#re_1", 5),) and listed.refunds_listed
+
+
+def test_a_truncated_refunds_list_is_not_trusted() -> None:
+    charge = {
+        "id": "ch_1",
+        "payment_intent": "pi_1",
+        "refunds": {"data": [{"id": "re_1", "amount": 1}], "has_more": True},
+    }
+    m = movement_of(_event("charge.refunded", charge))
+    assert m.refunds_listed is False and m.legs == ()
+
+
+def test_a_refund_with_neither_its_list_nor_its_charge_is_unusable() -> None:
     with pytest.raises(UnusableEvent):
-        movement_of(_event("charge.refunded", {"id": "ch_1", "payment_intent": "pi_1", "amount_refunded": 5}))
+        movement_of(_event("charge.refunded", {"payment_intent": "pi_1", "amount_refunded": 5}))
+
+
+def test_a_failed_payment_keeps_stripes_reason_and_no_card_data() -> None:
+    error = {
+        "code": "card_declined",
+        "decline_code": "insufficient_funds",
+        "message": "Your card has insufficient funds.",
+        "payment_method": {"id": "pm_1", "card": {"brand": "visa", "last4": "9995", "exp_month": 12}},
+    }
+    pi = {"id": "pi_9", "amount": 1500, "currency": "eur", "metadata": META, "last_payment_error": error}
+    m = movement_of(_event("payment_intent.payment_failed", pi))
+    assert m.failure == Failure("card_declined", "insufficient_funds", "Your card has insufficient funds.")
+    assert (m.amount, m.legs) == (1500, ())
+    assert "9995" not in repr(m) and "visa" not in repr(m)
 
 
 @pytest.mark.parametrize(

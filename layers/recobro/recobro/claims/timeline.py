@@ -42,6 +42,7 @@ def _plan(data: dict[str, Any]) -> str:
 def _summary(event: events.Event) -> str:
     data = event.data
     reason = f" ({data['reason']})" if data.get("reason") else ""
+    declined = data.get("decline_code") or data.get("failure_code")
     words: dict[str, Callable[[], str]] = {
         "claim.created": lambda: f"Claim created for {data.get('amount_total')} {data.get('currency')}",
         "claim.status_changed": lambda: f"Status changed from {data.get('previous_status')} to {data.get('status')}",
@@ -52,6 +53,9 @@ def _summary(event: events.Event) -> str:
         "claim.written_off": lambda: f"Claim written off{reason}",
         "payment.succeeded": lambda: f"Payment of {_money(data)} recorded ({data.get('external_reference')})",
         "payment.refunded": lambda: f"Refund of {_money(data)} recorded ({data.get('external_reference')})",
+        "payment.failed": lambda: f"Payment of {_money(data)} failed ({declined})",
+        "dispute.opened": lambda: f"Dispute of {_money(data)} opened ({data.get('reason') or data.get('status')})",
+        "dispute.closed": lambda: f"Dispute of {_money(data)} closed: {data.get('outcome')}",
         "debtor.updated": lambda: "Debtor contact data updated",
         "debtor.opted_out": lambda: f"Debtor opted out of {data.get('channel')}",
         "promise.made": lambda: (

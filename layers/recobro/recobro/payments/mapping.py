@@ -3,11 +3,15 @@
 No I/O: the reconciler decides what to write from a `Movement`. Amounts are Stripe's minor units,
 currencies upper-case like the claims'. The PaymentIntent's metadata names the claim
 (`merchant_id`, `claim_id`); refunds and disputes are found through their PaymentIntent.
+A `charge.refunded` whose charge does not embed its full refunds list (API versions since
+2022-11-15 omit it; older ones embed the first ten) maps to a refund movement with
+`refunds_listed=False`: the reconciler lists the charge's refunds from Stripe and completes it
+with `with_refunds`, which is pure like the rest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +27,15 @@ HANDLED_TYPES = frozenset(
 
 # Stripe refund statuses whose money has left (or is leaving) the merchant's balance.
 _REFUND_COUNTS = frozenset({"succeeded", "pending"})
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why Stripe declined: its codes and its customer-facing message (last_payment_error)."""
+
+    code: str | None
+    decline_code: str | None
+    message: str | None
 
 
 class UnusableEvent(ValueError):
@@ -48,6 +61,12 @@ class Movement:
     dispute_id: str | None = None
     holds_funds: bool = True  # False for inquiries (warning_*): the claim is held, no money moves
     occurred_at: datetime = field(default_factory=lambda: datetime.fromtimestamp(0, UTC))
+    amount: int | None = None  # what the event is about: the failed attempt's or the dispute's amount
+    charge_id: str | None = None
+    refunds_listed: bool = True  # False: the charge did not list all its refunds; ask Stripe
+    failure: Failure | None = None  # payment_failed: Stripe's reason, never card data
+    dispute_status: str | None = None
+    dispute_reason: str | None = None  # Stripe's category (fraudulent, product_not_received, ...)
 
     @property
     def total(self) -> int:
@@ -83,6 +102,35 @@ def _amount(value: Any, what: str) -> int:
     return value
 
 
+def _text(value: Any, limit: int = 500) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def _failure(obj: dict[str, Any]) -> Failure:
+    error = obj.get("last_payment_error")
+    if not isinstance(error, dict):
+        return Failure(None, None, None)
+    # Only Stripe's codes and message: the error also carries the payment method (card brand,
+    # last4, country...), which stays with Stripe.
+    return Failure(_text(error.get("code"), 64), _text(error.get("decline_code"), 64), _text(error.get("message")))
+
+
+def refund_legs(refunds: Any) -> tuple[tuple[str, int], ...]:
+    """Ledger legs of a charge's refunds (a list of Stripe refund objects): the ones whose money moved."""
+    if not isinstance(refunds, list):
+        raise UnusableEvent("refunds is not a list")
+    return tuple(
+        (f"refund#{_id(r)}", _amount(r.get("amount"), "refund amount"))
+        for r in refunds
+        if isinstance(r, dict) and _id(r) and r.get("status", "succeeded") in _REFUND_COUNTS
+    )
+
+
+def with_refunds(movement: Movement, refunds: list[dict[str, Any]]) -> Movement:
+    """A refund movement completed with the charge's refunds as listed by Stripe."""
+    return replace(movement, legs=refund_legs(refunds), refunds_listed=True)
+
+
 def _when(value: Any) -> datetime:
     return datetime.fromtimestamp(int(value), UTC) if isinstance(value, int) else datetime.fromtimestamp(0, UTC)
 
@@ -104,7 +152,15 @@ def movement_of(event: dict[str, Any]) -> Movement:
         common = {**base, "payment_intent": pi, "merchant_id": merchant_id, "claim_id": claim_id}
         currency = str(obj.get("currency") or "").upper()
         if event_type == "payment_intent.payment_failed":
-            return Movement("payment_failed", currency=currency, occurred_at=occurred_at, **common)
+            attempted = obj.get("amount")
+            return Movement(
+                "payment_failed",
+                currency=currency,
+                occurred_at=_when(event.get("created") or obj.get("created")),
+                amount=attempted if isinstance(attempted, int) and not isinstance(attempted, bool) else None,
+                failure=_failure(obj),
+                **common,
+            )
         amount = _amount(obj.get("amount_received", obj.get("amount")), "amount_received")
         paid: tuple[tuple[str, int], ...] = ((f"payment#{pi}", amount),) if amount else ()
         return Movement("payment", currency=currency, legs=paid, occurred_at=_when(event.get("created")), **common)
@@ -116,21 +172,36 @@ def movement_of(event: dict[str, Any]) -> Movement:
     common = {**base, "payment_intent": pi, "merchant_id": merchant_id, "claim_id": claim_id}
     currency = str(obj.get("currency") or "").upper()
     if event_type == "charge.refunded":
-        refunds = (obj.get("refunds") or {}).get("data")
-        if not isinstance(refunds, list):
-            raise UnusableEvent("charge.refunded without its refunds list")
-        legs: tuple[tuple[str, int], ...] = tuple(
-            (f"refund#{_id(r)}", _amount(r.get("amount"), "refund amount"))
-            for r in refunds
-            if isinstance(r, dict) and _id(r) and r.get("status", "succeeded") in _REFUND_COUNTS
+        charge_id = _id(obj.get("id"))
+        embedded = obj.get("refunds")
+        listed = embedded if isinstance(embedded, dict) else {}
+        complete = isinstance(listed.get("data"), list) and not listed.get("has_more")
+        if not complete and charge_id is None:
+            raise UnusableEvent("charge.refunded without its refunds or its charge id")
+        return Movement(
+            "refund",
+            currency=currency,
+            legs=refund_legs(listed["data"]) if complete else (),
+            occurred_at=occurred_at,
+            charge_id=charge_id,
+            refunds_listed=complete,
+            **common,
         )
-        return Movement("refund", currency=currency, legs=legs, occurred_at=occurred_at, **common)
 
     dispute_id = _id(obj.get("id"))
     amount = _amount(obj.get("amount"), "dispute amount")
     status = str(obj.get("status") or "")
     holds_funds = not status.startswith("warning_")  # inquiries move no money
-    common.update(dispute_id=dispute_id, currency=currency, holds_funds=holds_funds, occurred_at=occurred_at)
+    common.update(
+        dispute_id=dispute_id,
+        currency=currency,
+        holds_funds=holds_funds,
+        occurred_at=occurred_at,
+        amount=amount,
+        charge_id=_id(obj.get("charge")),
+        dispute_status=status or None,
+        dispute_reason=_text(obj.get("reason"), 64),
+    )
     if event_type == "charge.dispute.created":
         legs = ((f"refund#{dispute_id}", amount),) if holds_funds else ()
         return Movement("dispute_opened", legs=legs, **common)

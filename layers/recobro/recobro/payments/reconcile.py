@@ -7,6 +7,12 @@ so money counts once whichever event carries it), the event marker under "not ap
 the claim's events. A refund or dispute whose payment is not recorded yet raises
 `NotReadyYet`: SQS delivers it again later. Allocation, statuses and the write layout are the
 ones payments made elsewhere use (recobro.claims.ledger).
+
+Only after a commit that newly applied the event: its events are published to merchants'
+webhooks, the funnel counts payment_succeeded / payment_failed, and a newly recorded payment
+sends the debtor a receipt. A crash between the commit and these loses them (never doubles
+them): the redelivered event is a duplicate. Stripe is called only for a `charge.refunded`
+that does not list its refunds.
 """
 
 from __future__ import annotations
@@ -19,14 +25,15 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from recobro import clock, config, events
+from recobro import clock, config, events, funnel
 from recobro.claims import lifecycle
 from recobro.claims.allocation import Allocation, apply_payment, apply_refund
 from recobro.claims.ledger import MAX_ATTEMPTS, _apply_balance, _backoff, _status_events, balance_of, entry_view
 from recobro.claims.service import schedule_next_reminder
 from recobro.ids import new_id
-from recobro.payments.mapping import Movement, movement_of
-from recobro.storage.models import Claim, LedgerEntry, StripeEvent, StripePaymentRef, claim_ref
+from recobro.payments.mapping import Movement, movement_of, with_refunds
+from recobro.reminders.schedule import utc_iso
+from recobro.storage.models import Claim, Debtor, LedgerEntry, StripeEvent, StripePaymentRef, claim_ref
 from recobro.storage.transactions import TransactionConflict, Write, commit
 
 logger = Logger(child=True)
@@ -125,6 +132,7 @@ class Plan:
     happened: list[events.Event]
     marker_at: int
     outcome: str
+    paid: int = 0  # the amount of the event's own payment, when this commit records it
 
 
 def _entry(claim: Claim, key: str, kind: str, amount: int, allocation: Allocation, movement: Movement) -> LedgerEntry:
@@ -173,7 +181,8 @@ def _plan(movement: Movement, loaded: Loaded) -> Plan:
         if key.startswith("payment#"):
             allocation = apply_payment(balance, amount)
             entry = _entry(claim, key, "payment", amount, allocation, movement)
-            happened.append(events.Event("payment.succeeded", claim.merchant_id, claim.claim_id, entry_view(entry)))
+            if movement.kind == "payment":
+                happened.append(events.Event("payment.succeeded", claim.merchant_id, claim.claim_id, entry_view(entry)))
             if payment is not None and key != f"payment#{movement.payment_intent}":
                 refunded_delta -= amount  # a won dispute gives the payment its money back
         else:
@@ -184,7 +193,8 @@ def _plan(movement: Movement, loaded: Loaded) -> Plan:
                 continue
             allocation = apply_refund(balance, amount)
             entry = _entry(claim, key, "refund", amount, allocation, movement)
-            happened.append(events.Event("payment.refunded", claim.merchant_id, claim.claim_id, entry_view(entry)))
+            if movement.kind == "refund":
+                happened.append(events.Event("payment.refunded", claim.merchant_id, claim.claim_id, entry_view(entry)))
             refunded_delta += amount
         balance = allocation.balance
         new_entries.append(entry)
@@ -202,6 +212,8 @@ def _plan(movement: Movement, loaded: Loaded) -> Plan:
         claim.status_reason = "dispute" if status == "disputed" else claim.status_reason
         claim.updated_at = now
         schedule_next_reminder(claim)
+    happened.extend(_notice(movement, claim, new_entries))
+    if new_entries or status != previous:
         reason = "dispute" if movement.dispute_id else None
         happened.extend(_status_events(claim, previous, reason))
         writes.append(Write(claim))
@@ -224,7 +236,85 @@ def _plan(movement: Movement, loaded: Loaded) -> Plan:
         writes.append(Write(ref))
     writes.extend(Write(event.to_item()) for event in happened)
     outcome = "applied" if new_entries or status != previous else "nothing_to_move"
-    return Plan(writes, happened, marker_at, outcome)
+    own = f"payment#{movement.payment_intent}"
+    paid = sum(int(e.amount) for e in new_entries if e.entry_key == own) if movement.kind == "payment" else 0
+    return Plan(writes, happened, marker_at, outcome, paid)
+
+
+def _claim_view(claim: Claim) -> dict[str, Any]:
+    return {
+        "status": claim.status,
+        "amount_paid": int(claim.amount_paid),
+        "amount_due": int(claim.amount_total) - int(claim.amount_paid),
+        "credit": int(claim.credit or 0),
+    }
+
+
+def _notice(movement: Movement, claim: Claim, new_entries: list[LedgerEntry]) -> list[events.Event]:
+    """The merchant-facing event of a failed payment or a dispute (payments and refunds have theirs)."""
+    moved = sum(int(e.amount) for e in new_entries)
+    common = {"claim_id": claim.claim_id, "payment_intent": movement.payment_intent}
+    if movement.kind == "payment_failed":
+        failure = movement.failure
+        data: dict[str, Any] = {
+            "object": "payment_failure",
+            **common,
+            "amount": movement.amount,
+            "currency": movement.currency or claim.currency,
+            "failure_code": failure.code if failure else None,
+            "decline_code": failure.decline_code if failure else None,
+            "failure_message": failure.message if failure else None,
+            "failed_at": utc_iso(movement.occurred_at),
+        }
+        return [events.Event("payment.failed", claim.merchant_id, claim.claim_id, data)]
+    if movement.kind not in ("dispute_opened", "dispute_won", "dispute_lost"):
+        return []
+    data = {
+        "id": movement.dispute_id,
+        "object": "dispute",
+        **common,
+        "charge": movement.charge_id,
+        "amount": movement.amount,
+        "currency": claim.currency,
+        "status": movement.dispute_status,
+        "reason": movement.dispute_reason,
+        "claim": _claim_view(claim),
+    }
+    if movement.kind == "dispute_opened":
+        data["funds_withdrawn"] = moved
+        return [events.Event("dispute.opened", claim.merchant_id, claim.claim_id, data)]
+    data["outcome"] = "won" if movement.kind == "dispute_won" else "lost"
+    data["funds_reinstated"] = moved
+    return [events.Event("dispute.closed", claim.merchant_id, claim.claim_id, data)]
+
+
+def _listed_refunds(charge_id: str) -> list[dict[str, Any]]:
+    """Every refund of a charge, from Stripe (the event did not list them all)."""
+    from recobro.payments import stripe_api
+
+    listed = stripe_api.client().v1.refunds.list(params={"charge": charge_id, "limit": 100})
+    return [refund.to_dict() for refund in listed.auto_paging_iter()]
+
+
+def _after_commit(movement: Movement, plan: Plan, claim: Claim) -> None:
+    """What follows a commit that newly applied the event: never raises, the money is recorded."""
+    events.published(plan.happened)
+    if movement.kind == "payment_failed":
+        funnel.count(claim.merchant_id, "payment_failed")
+    if not plan.paid:
+        return
+    funnel.count(claim.merchant_id, "payment_succeeded")
+    try:
+        from recobro import receipts
+
+        debtor = Debtor.get(claim.merchant_id, claim.debtor_id)
+        balance_after = max(int(claim.amount_total) - int(claim.amount_paid), 0)
+        receipts.send_receipt("payment", claim, debtor, {"amount": plan.paid, "balance_after": balance_after})
+    except Exception as exc:  # the payment stands; a lost receipt is logged (ids only: SES errors name addresses)
+        logger.warning(
+            "payment receipt not sent",
+            extra={"stripe_event_id": movement.event_id, "claim_id": claim.claim_id, "error": type(exc).__name__},
+        )
 
 
 def apply(event: dict[str, Any]) -> str:
@@ -233,11 +323,14 @@ def apply(event: dict[str, Any]) -> str:
     if movement.kind == "ignored":
         return "ignored"
     merchant_id, claim_id = _claim_of(movement)
+    if movement.kind == "refund" and not movement.refunds_listed and movement.charge_id:
+        movement = with_refunds(movement, _listed_refunds(movement.charge_id))
     for attempt in range(MAX_ATTEMPTS):
         loaded = _load(merchant_id, claim_id, _needed_keys(movement), movement.event_id)
         if loaded.applied:
             return "duplicate"
-        if loaded.claim is None:
+        claim = loaded.claim
+        if claim is None:
             raise Unapplicable(f"{movement.event_id}: no claim {claim_id} for merchant {merchant_id}")
         plan = _plan(movement, loaded)
         try:
@@ -247,6 +340,6 @@ def apply(event: dict[str, Any]) -> str:
                 return "duplicate"
             _backoff(attempt)
             continue  # the claim or an entry moved meanwhile: re-read and re-plan
-        events.published(plan.happened)
+        _after_commit(movement, plan, claim)
         return plan.outcome
     raise TransactionConflict([0])
