@@ -7,9 +7,11 @@ Reports figures, never pass/fail:
     interpreter (with the environment the function gets), over the same for a bare handler that
     only imports boto3;
 (b) DynamoDB requests per claim created (the real HTTP API), per claim read, per reminder planned
-    (the planner's schedule) and per reminder sent (the SQS consumer), against a local stack on
-    free ports. Every botocore client created in this process counts its DynamoDB calls, and each
-    call is attributed to the function whose handler file is on the calling thread's stack.
+    (the planner's schedule), per reminder sent (the SQS consumer) and per Stripe payment received
+    and reconciled (signed webhooks; the ledger path apart from the funnel counter and the
+    receipt, which come after its commit), against a local stack on free ports. Every botocore
+    client created in this process counts its DynamoDB calls, and each call is attributed to the
+    function whose handler file is on the calling thread's stack.
 """
 
 from __future__ import annotations
@@ -442,6 +444,8 @@ def bench_dynamodb(template: th.Template, claims: int, log_path: Path) -> dict[s
                 measure("reminder sent", "MessageSenderFunction", sent, _delta(after, before, "MessageSenderFunction"))
             )
 
+            measures += bench_reconciliation(urls, runtime, counter, merchant_id, created[:claims])
+
             throughput = bench_bulk(urls, api_key, counter, bulk_size=claims * 10)
             measures.append(throughput.pop("measure"))
 
@@ -480,6 +484,77 @@ def bench_dynamodb(template: th.Template, claims: int, log_path: Path) -> dict[s
             f: sum(n for (g, _), n in counter.calls.items() if g == f) for f in {f for f, _ in counter.calls}
         },
     }
+
+
+# ============================================================================ (b) Stripe reconciliation
+
+# What the reconciler does after the commit that recorded a payment, by DynamoDB operation: the
+# ledger path itself is one BatchGetItem and one TransactWriteItems.
+LEDGER_PATH = ("BatchGetItem", "TransactWriteItems")
+FUNNEL_COUNTER = ("UpdateItem",)
+RECEIPT = ("GetItem",)  # the debtor (and the merchant's profile when this container has none cached)
+
+
+def _signed_post(url: str, payload: str, secret: str) -> None:
+    import hashlib
+    import hmac
+
+    timestamp = int(time.time())
+    mac = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
+    request = urllib.request.Request(url, data=payload.encode(), method="POST")
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Stripe-Signature", f"t={timestamp},v1={mac}")
+    with urllib.request.urlopen(request, timeout=60):
+        pass
+
+
+def bench_reconciliation(
+    urls: dict[str, str], runtime: Any, counter: DynamoCounter, merchant_id: str, claims: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One signed payment_intent.succeeded per claim through POST /stripe/webhook and the reconciler."""
+    secret = os.environ["STRIPE_WEBHOOK_SECRET"]
+    before = counter.snapshot()
+    for claim in claims:
+        payment_intent = {
+            "id": f"pi_bench{uuid.uuid4().hex[:16]}",
+            "object": "payment_intent",
+            "amount": 1000,
+            "amount_received": 1000,
+            "currency": claim["currency"].lower(),
+            "status": "succeeded",
+            "metadata": {"merchant_id": merchant_id, "claim_id": claim["id"]},
+        }
+        event = {
+            "id": f"evt_bench{uuid.uuid4().hex[:16]}",
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "created": int(time.time()),
+            "data": {"object": payment_intent},
+        }
+        _signed_post(f"{urls['pages']}/stripe/webhook", json.dumps(event), secret)
+    drained, report = runtime.drain(timeout=180)
+    if not drained:
+        raise RuntimeError(f"queues did not drain: {report}")
+    after = counter.snapshot()
+    reconciler = _delta(after, before, "ReconcilerFunction")
+    if sum(reconciler.get(op, 0) for op in LEDGER_PATH) < 2 * len(claims):
+        raise RuntimeError(f"the reconciler did not apply every payment: {reconciler}")
+
+    def only(operations: tuple[str, ...]) -> dict[str, int]:
+        return {op: n for op, n in reconciler.items() if op in operations}
+
+    return [
+        measure(
+            "Stripe webhook received",
+            "StripeWebhookFunction",
+            len(claims),
+            _delta(after, before, "StripeWebhookFunction"),
+        ),
+        measure("Stripe payment reconciled: ledger path", "ReconcilerFunction", len(claims), only(LEDGER_PATH)),
+        measure("  + funnel counter (after commit)", "ReconcilerFunction", len(claims), only(FUNNEL_COUNTER)),
+        measure("  + payment receipt (after commit)", "ReconcilerFunction", len(claims), only(RECEIPT)),
+        measure("Stripe payment reconciled: all", "ReconcilerFunction", len(claims), reconciler),
+    ]
 
 
 # ============================================================================ (c) bulk throughput
