@@ -173,6 +173,17 @@ def test_twenty_concurrent_stripe_payments_on_one_claim_leave_an_exact_balance(
     assert _today(merchant.merchant_id)["payment_succeeded"] == 20
 
 
+def test_a_plans_charge_is_receipted_but_not_counted_as_a_page_payment(stack: Stack, merchant: MerchantClient) -> None:
+    claim = create_claim(merchant, [2500, 2500], email="plan@example.com")
+    charge = succeeded(merchant.merchant_id, claim["id"], _pi(), 2500)
+    charge["data"]["object"]["metadata"].update(plan_id="plan_1", plan_charge="1")
+    assert post(stack, charge).status == 200
+    stack.drain()
+    assert get_claim(merchant, claim["id"])["amount_paid"] == 2500
+    assert _today(merchant.merchant_id).get("payment_succeeded", 0) == 0
+    assert [i["message_id"] for i in stack.outbox(claim["id"])] == ["receipt#payment"]
+
+
 # ---------------------------------------------------------------- receipts
 
 

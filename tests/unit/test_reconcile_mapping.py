@@ -111,3 +111,11 @@ def test_other_event_types_are_ignored() -> None:
 def test_an_event_without_an_id_is_unusable() -> None:
     with pytest.raises(UnusableEvent):
         movement_of({"type": "payment_intent.succeeded"})
+
+
+def test_an_installment_plans_charge_is_marked_as_such() -> None:
+    plan = {**META, "plan_id": "plan_1", "plan_charge": "2"}
+    m = movement_of(_event("payment_intent.succeeded", {"id": "pi_7", "amount_received": 2500, "metadata": plan}))
+    assert m.plan_charge and m.legs == (("payment#pi_7", 2500),)
+    page = movement_of(_event("payment_intent.succeeded", {"id": "pi_8", "amount_received": 2500, "metadata": META}))
+    assert not page.plan_charge

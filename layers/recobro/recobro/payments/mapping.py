@@ -67,6 +67,7 @@ class Movement:
     failure: Failure | None = None  # payment_failed: Stripe's reason, never card data
     dispute_status: str | None = None
     dispute_reason: str | None = None  # Stripe's category (fraudulent, product_not_received, ...)
+    plan_charge: bool = False  # an installment plan's off-session charge, not a payment made on the page
 
     @property
     def total(self) -> int:
@@ -149,7 +150,9 @@ def movement_of(event: dict[str, Any]) -> Movement:
         if merchant_id is None:
             return Movement("ignored", **base)  # not one of our pages' PaymentIntents
         pi = _id(obj.get("id"))
+        plan_charge = bool(obj["metadata"].get("plan_charge"))
         common = {**base, "payment_intent": pi, "merchant_id": merchant_id, "claim_id": claim_id}
+        common["plan_charge"] = plan_charge
         currency = str(obj.get("currency") or "").upper()
         if event_type == "payment_intent.payment_failed":
             attempted = obj.get("amount")

@@ -299,11 +299,13 @@ def _listed_refunds(charge_id: str) -> list[dict[str, Any]]:
 def _after_commit(movement: Movement, plan: Plan, claim: Claim) -> None:
     """What follows a commit that newly applied the event: never raises, the money is recorded."""
     events.published(plan.happened)
-    if movement.kind == "payment_failed":
+    on_page = not movement.plan_charge  # the funnel follows the page; a plan's later charges are not page steps
+    if movement.kind == "payment_failed" and on_page:
         funnel.count(claim.merchant_id, "payment_failed")
     if not plan.paid:
         return
-    funnel.count(claim.merchant_id, "payment_succeeded")
+    if on_page:
+        funnel.count(claim.merchant_id, "payment_succeeded")
     try:
         from recobro import receipts
 
