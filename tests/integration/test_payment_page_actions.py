@@ -141,6 +141,8 @@ def test_a_promise_pauses_reminders_until_the_day_after(stack: Stack, merchant: 
     timeline = merchant.call("GET", f"/v1/claims/{claim['id']}/timeline").json()["data"]
     assert any(e["type"] == "promise.made" and "3000" in e["summary"] for e in timeline)
     assert 'data-testid="promise-active"' in browser.get(url).text
+    receipts = [i for i in stack.outbox(claim["id"]) if i["message_id"] == "receipt#promise"]
+    assert len(receipts) == 1 and "30,00" in str(receipts[0])
 
 
 def test_a_promise_beyond_the_merchants_limit_changes_nothing(stack: Stack, merchant: MerchantClient) -> None:
@@ -167,6 +169,7 @@ def test_help_with_a_wrong_amount_holds_the_claim_and_tells_the_merchant(
     timeline = merchant.call("GET", f"/v1/claims/{claim['id']}/timeline").json()["data"]
     assert any(e["type"] == "help.requested" and e["data"]["message"] == text for e in timeline)
     assert "<script>alert(1)</script>" not in browser.get(url).text
+    assert [i["message_id"] for i in stack.outbox(claim["id"])] == ["receipt#help"]
 
 
 def test_hardship_holds_the_claim_and_still_offers_plan_date_and_promise(
@@ -191,6 +194,7 @@ def test_opting_out_of_sms_is_stored_on_the_debtor(stack: Stack, merchant: Merch
     assert 'data-testid="opted-out"' in done.text
     debtor = merchant.call("GET", f"/v1/debtors/{claim['debtor']['id']}").json()
     assert debtor["opted_out_channels"] == ["sms"]
+    assert [i["message_id"] for i in stack.outbox(claim["id"])] == ["receipt#opt_out"]
 
 
 def test_the_language_can_be_switched_and_stays_switched(stack: Stack, merchant: MerchantClient) -> None:

@@ -9,12 +9,11 @@ only reads what is recorded.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from recobro import clock, events, funnel
+from recobro import clock, events, funnel, receipts
 from recobro.claims import lifecycle
 from recobro.claims.help_requests import HELP_REASONS, MAX_MESSAGE_LENGTH, request_help
 from recobro.claims.promises import make_promise, rules_for, state_of
@@ -41,8 +40,7 @@ def _send_receipt(ctx: PageContext, kind: str, facts: dict[str, Any]) -> None:
     if ctx.debtor is None:
         return
     try:
-        receipts = importlib.import_module("recobro.receipts")
-        receipts.send_receipt(kind, ctx.claim, ctx.debtor, facts)
+        receipts.send_receipt(kind, ctx.claim, ctx.debtor, facts)  # type: ignore[arg-type]
     except Exception:
         logger.exception("receipt not sent", extra={"kind": kind})
 
