@@ -14,11 +14,11 @@ import base64
 import functools
 import hashlib
 import hmac
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from recobro import clock
+from recobro.secret_store import read_secret
 
 LINK_LIFETIME = timedelta(days=30)
 _SIG_BYTES = 16  # 128-bit truncated HMAC: unforgeable, and keeps links short
@@ -35,15 +35,7 @@ class LinkClaims:
 
 @functools.lru_cache(maxsize=1)
 def _secret() -> bytes:
-    local = os.environ.get("RECOBRO_LINK_SECRET")
-    if local:
-        return local.encode()
-    parameter = os.environ.get("LINK_SECRET_PARAMETER")
-    if not parameter:
-        raise RuntimeError("Set RECOBRO_LINK_SECRET or LINK_SECRET_PARAMETER")
-    from aws_lambda_powertools.utilities import parameters
-
-    return str(parameters.get_parameter(parameter, decrypt=True, max_age=300)).encode()
+    return read_secret("RECOBRO_LINK_SECRET", "LINK_SECRET_PARAMETER").encode()
 
 
 def _b64(data: bytes) -> str:

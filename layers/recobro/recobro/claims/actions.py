@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from recobro import clock, events
 from recobro.claims import lifecycle
-from recobro.claims.service import event_data, get_claim, schedule_next_reminder
-from recobro.errors import Conflict
+from recobro.claims.changes import change_claim
+from recobro.claims.service import event_data, schedule_next_reminder
 from recobro.storage.models import Claim
-from recobro.storage.transactions import TransactionConflict, Write, commit
 
 ACTION_EVENTS = {
     "pause": "claim.paused",
@@ -22,22 +21,16 @@ ACTION_EVENTS = {
 
 
 def act(merchant_id: str, claim_id: str, action: str, reason: str | None) -> Claim:
-    for _ in range(10):
-        claim = get_claim(merchant_id, claim_id, consistent=True)
+    def decide(claim: Claim) -> list[events.Event]:
         previous = claim.status
         claim.status = lifecycle.after_action(action, previous, int(claim.amount_total), int(claim.amount_paid))
         claim.status_reason = reason if action != "resume" else None
         claim.updated_at = clock.now()
         schedule_next_reminder(claim)
         data = {**event_data(claim), "previous_status": previous, "reason": reason}
-        happened = [
+        return [
             events.Event(ACTION_EVENTS[action], merchant_id, claim_id, data),
             events.Event("claim.status_changed", merchant_id, claim_id, data),
         ]
-        try:
-            commit([Write(claim), *(Write(e.to_item()) for e in happened)])
-        except TransactionConflict:
-            continue  # changed meanwhile: decide again on its new status
-        events.published(happened)
-        return claim
-    raise Conflict("The claim is changing too fast; retry the request.", code_override="concurrent_update")
+
+    return change_claim(merchant_id, claim_id, decide)

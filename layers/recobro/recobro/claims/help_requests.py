@@ -13,11 +13,11 @@ from typing import Literal
 
 from recobro import clock, events
 from recobro.claims import lifecycle
+from recobro.claims.changes import change_claim
 from recobro.claims.ledger import _status_events
-from recobro.claims.service import event_data, get_claim, schedule_next_reminder
+from recobro.claims.service import event_data, schedule_next_reminder
 from recobro.errors import Conflict
 from recobro.storage.models import Claim, HelpRequestMap
-from recobro.storage.transactions import TransactionConflict, Write, commit
 
 HelpReason = Literal["cannot_pay_now", "amount_wrong", "already_paid", "goods_not_received", "other"]
 HELP_REASONS: tuple[str, ...] = HelpReason.__args__  # type: ignore[attr-defined]
@@ -34,8 +34,8 @@ MAX_MESSAGE_LENGTH = 2000
 def request_help(merchant_id: str, claim_id: str, reason: str, message: str) -> Claim:
     if reason not in HOLD_FOR_REASON:
         raise ValueError(f"unknown help reason {reason!r}")
-    for _ in range(10):
-        claim = get_claim(merchant_id, claim_id, consistent=True)
+
+    def decide(claim: Claim) -> list[events.Event]:
         if claim.status in lifecycle.FINAL_STATUSES:
             raise Conflict(
                 f"A claim that is {claim.status} is no longer collected.",
@@ -52,12 +52,6 @@ def request_help(merchant_id: str, claim_id: str, reason: str, message: str) -> 
         claim.updated_at = now
         schedule_next_reminder(claim)
         data = {**event_data(claim), "reason": reason, "message": message, "previous_status": previous}
-        happened = [events.Event("help.requested", merchant_id, claim_id, data)]
-        happened.extend(_status_events(claim, previous, reason))
-        try:
-            commit([Write(claim), *(Write(e.to_item()) for e in happened)])
-        except TransactionConflict:
-            continue
-        events.published(happened)
-        return claim
-    raise Conflict("The claim is changing too fast; try again.", code_override="concurrent_update")
+        return [events.Event("help.requested", merchant_id, claim_id, data), *_status_events(claim, previous, reason)]
+
+    return change_claim(merchant_id, claim_id, decide)

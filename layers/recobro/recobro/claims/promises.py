@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 
 from recobro import clock, events
 from recobro.claims import lifecycle
-from recobro.claims.service import amount_due, event_data, get_claim, schedule_next_reminder
+from recobro.claims.changes import change_claim
+from recobro.claims.service import amount_due, event_data, schedule_next_reminder
 from recobro.errors import Conflict, ValidationFailed
 from recobro.storage.models import Claim, Merchant, PromiseMap
-from recobro.storage.transactions import TransactionConflict, Write, commit
 
 PromiseState = Literal["active", "kept", "broken"]
 
@@ -57,8 +57,8 @@ def state_of(claim: Claim) -> PromiseState | None:
 
 def make_promise(merchant_id: str, claim_id: str, merchant: Merchant | None, amount: int, due_date: date) -> Claim:
     """Record the promise and pause reminders, in one transaction with its event."""
-    for _ in range(10):
-        claim = get_claim(merchant_id, claim_id, consistent=True)
+
+    def decide(claim: Claim) -> list[events.Event]:
         if claim.status not in lifecycle.COLLECTING and claim.status != "hardship":
             raise Conflict(
                 f"A claim that is {claim.status} takes no promise.",
@@ -80,11 +80,6 @@ def make_promise(merchant_id: str, claim_id: str, merchant: Merchant | None, amo
         claim.updated_at = now
         schedule_next_reminder(claim)
         data = {**event_data(claim), "promised_amount": amount, "promised_by": due_date.isoformat()}
-        happened = [events.Event("promise.made", merchant_id, claim_id, data)]
-        try:
-            commit([Write(claim), *(Write(e.to_item()) for e in happened)])
-        except TransactionConflict:
-            continue
-        events.published(happened)
-        return claim
-    raise Conflict("The claim is changing too fast; try again.", code_override="concurrent_update")
+        return [events.Event("promise.made", merchant_id, claim_id, data)]
+
+    return change_claim(merchant_id, claim_id, decide)

@@ -15,20 +15,14 @@ from typing import Literal
 
 import stripe
 
+from recobro.secret_store import read_secret
+
 StripeUi = Literal["payment_element", "card_element"]
 
 
 @functools.lru_cache(maxsize=1)
 def _secret_key() -> str:
-    local = os.environ.get("STRIPE_SECRET_KEY")
-    if local:
-        return local
-    parameter = os.environ.get("STRIPE_SECRET_KEY_PARAMETER")
-    if not parameter:
-        raise RuntimeError("Set STRIPE_SECRET_KEY or STRIPE_SECRET_KEY_PARAMETER")
-    from aws_lambda_powertools.utilities import parameters
-
-    return str(parameters.get_parameter(parameter, decrypt=True, max_age=300))
+    return read_secret("STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY_PARAMETER")
 
 
 @functools.lru_cache(maxsize=1)

@@ -21,6 +21,7 @@ from pynamodb.exceptions import PutError
 from recobro import clock
 from recobro.errors import RecobroError
 from recobro.payments.mapping import HANDLED_TYPES
+from recobro.secret_store import read_secret
 from recobro.storage.models import StripeEvent
 
 logger = Logger(child=True)
@@ -36,15 +37,7 @@ class InvalidSignature(RecobroError):
 
 @functools.lru_cache(maxsize=1)
 def _secret() -> str:
-    local = os.environ.get("STRIPE_WEBHOOK_SECRET")
-    if local:
-        return local
-    parameter = os.environ.get("STRIPE_WEBHOOK_SECRET_PARAMETER")
-    if not parameter:
-        raise RuntimeError("Set STRIPE_WEBHOOK_SECRET or STRIPE_WEBHOOK_SECRET_PARAMETER")
-    from aws_lambda_powertools.utilities import parameters
-
-    return str(parameters.get_parameter(parameter, decrypt=True, max_age=300))
+    return read_secret("STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET_PARAMETER")
 
 
 @functools.lru_cache(maxsize=1)
