@@ -17,6 +17,7 @@ from recobro.payments import stripe_api
 
 from tests.integration.conftest import MerchantClient, Stack
 from tests.integration.page_client import DOB, Browser, PageReply, _claim, _csrf, verified
+from tests.integration.test_webhooks import Receiver
 
 
 def _open(merchant: MerchantClient, **kwargs: Any) -> tuple[dict[str, Any], Browser, str]:
@@ -170,6 +171,29 @@ def test_help_with_a_wrong_amount_holds_the_claim_and_tells_the_merchant(
     assert any(e["type"] == "help.requested" and e["data"]["message"] == text for e in timeline)
     assert "<script>alert(1)</script>" not in browser.get(url).text
     assert [i["message_id"] for i in stack.outbox(claim["id"])] == ["receipt#help"]
+
+
+def test_a_help_request_reaches_the_merchants_webhook(stack: Stack, merchant: MerchantClient) -> None:
+    receiver = Receiver().start()
+    try:
+        reply = merchant.call(
+            "POST", "/v1/webhook_endpoints", {"url": receiver.url, "enabled_events": ["help.requested"]}
+        )
+        assert reply.status == 201, reply.text
+        claim, browser, url = _open(merchant)
+        action, token, _ = _form(browser, _link(browser.get(url), url, "action-help"), "help")
+        browser.post(action, {"csrf_token": token, "reason": "goods_not_received", "message": "No llegó"})
+        (delivered,) = receiver.wait_for(1)
+        assert delivered.event["type"] == "help.requested", delivered.event
+        data = delivered.event["data"]["object"]
+        assert (data["claim_id"], data["reason"], data["message"], data["status"]) == (
+            claim["id"],
+            "goods_not_received",
+            "No llegó",
+            "disputed",
+        )
+    finally:
+        receiver.stop()
 
 
 def test_hardship_holds_the_claim_and_still_offers_plan_date_and_promise(
