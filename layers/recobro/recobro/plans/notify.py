@@ -6,27 +6,15 @@ sent is logged and never undoes the plan change it reports; the change is alread
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
-from types import ModuleType
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from recobro import receipts
 from recobro.storage.models import Claim, Debtor
 
 logger = Logger(child=True)
-
-RECEIPTS_MODULE = "recobro.receipts"
-
-
-def _receipts() -> ModuleType | None:
-    try:
-        return importlib.import_module(RECEIPTS_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != RECEIPTS_MODULE:
-            raise
-        return None
 
 
 def send_receipt(kind: str, claim: Claim, debtor: Debtor | None, facts: dict[str, Any]) -> bool:
@@ -35,12 +23,8 @@ def send_receipt(kind: str, claim: Claim, debtor: Debtor | None, facts: dict[str
     if debtor is None:
         logger.warning("plan receipt skipped: no debtor", extra=log)
         return False
-    receipts = _receipts()
-    if receipts is None:
-        logger.warning("plan receipt skipped: recobro.receipts is not installed", extra=log)
-        return False
     try:
-        receipts.send_receipt(kind, claim, debtor, facts)
+        receipts.send_receipt(kind, claim, debtor, facts)  # type: ignore[arg-type]
     except Exception:
         logger.exception("plan receipt not sent", extra=log)
         return False
