@@ -2,7 +2,8 @@
 
 GET /p/{token} asks the identity question (or shows what is owed to a verified session);
 GET /p/{token}/{action} shows one action's form, POST /p/{token}/{action} sends it (plain HTML
-forms; "verify" answers the identity question). Thin: route with Powertools' REST resolver,
+forms; "verify" answers the identity question). GET/POST /u/{token} is the reminder email's
+one-click unsubscribe (recobro.unsubscribe). Thin: route with Powertools' REST resolver,
 call recobro.page.site, return HTML with its headers and cookies.
 """
 
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from recobro import unsubscribe
 from recobro.page import site
 from recobro.page.response import Page, not_found
 
@@ -71,6 +73,17 @@ def confirm_plan(token: str) -> Response[str]:
 def submit_action(token: str, action: str) -> Response[str]:
     # Not a form (or an oversized one): no CSRF token, so a genuine link answers 403.
     return _html(site.post(token, action, _cookie_header(), _form() or {}))
+
+
+@app.get("/u/<token>")
+def show_unsubscribe(token: str) -> Response[str]:
+    return _html(unsubscribe.show(token))
+
+
+@app.post("/u/<token>")
+def one_click_unsubscribe(token: str) -> Response[str]:
+    # RFC 8058: the body is "List-Unsubscribe=One-Click" (form or multipart); the token is the credential.
+    return _html(unsubscribe.confirm(token))
 
 
 @app.not_found

@@ -66,7 +66,8 @@ def _linkify(text: str) -> str:
 def render_outbox(items: list[OutboxItem]) -> str:
     rows = []
     for item in items:
-        title = html.escape(item.subject or ("SMS" if item.channel == "sms" else "(no subject)"))
+        fallback = {"sms": "SMS", "whatsapp": "WhatsApp"}.get(item.channel, "(no subject)")
+        title = html.escape(item.subject or fallback)
         extra = f" · claim <code>{html.escape(item.claim_id)}</code>" if item.claim_id else ""
         html_link = f' · <a href="/outbox/{html.escape(item.id)}.html">view HTML</a>' if item.html else ""
         rows.append(

@@ -4,6 +4,8 @@ moto 5.2 exposes its models at GET /moto-api/data.json: SendRawEmail lands under
 ["ses"]["RawMessage"] ({id, source, destinations, raw_data}), SendEmail under ["ses"]["Message"]
 ({id, source, subject, body, destinations}), SMS under ["sns"]["SMS"] ({message_id, phone_number,
 message}). moto keeps no send time, so an item's time is its Date header or when first seen here.
+WhatsApp messages come from the Cloud API stand-in (infra/local/whatsapp_stub.py): the text is
+rebuilt from the template and its parameters, the claim from biz_opaque_callback_data.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from infra.local.whatsapp_stub import Recorded, WhatsAppStub
 
 URL_PATTERN = re.compile(r"https?://[^\s<>\"'\])]+")
 
@@ -65,8 +70,9 @@ def _parts(message: EmailMessage) -> tuple[str, str | None]:
 class Outbox:
     """Reads moto's state on demand; remembers when each item was first seen."""
 
-    def __init__(self, moto_url: str) -> None:
+    def __init__(self, moto_url: str, whatsapp: WhatsAppStub | None = None) -> None:
         self.moto_url = moto_url.rstrip("/")
+        self.whatsapp = whatsapp
         self._first_seen: dict[str, datetime] = {}
         # The order messages were first seen in: "newest first" must not follow the stack clock,
         # which demos and tests move backwards as well as forwards.
@@ -83,7 +89,7 @@ class Outbox:
             return self._first_seen[key]
 
     def _order(self, item: OutboxItem) -> int:
-        key = f"{'sms' if item.channel == 'sms' else 'ses'}:{item.id}"
+        key = f"{item.channel if item.channel in ('sms', 'whatsapp') else 'ses'}:{item.id}"
         with self._lock:
             return self._arrival.get(key, -1)
 
@@ -106,6 +112,9 @@ class Outbox:
             sequence += 1
         for sms in sns.get("SMS") or []:
             collected.append(self._sms_entry(sms, sequence))
+            sequence += 1
+        for recorded in self.whatsapp.recorded() if self.whatsapp else []:
+            collected.append(self._whatsapp_entry(recorded, sequence))
             sequence += 1
         collected.sort(key=lambda entry: (self._order(entry[2]), entry[1]), reverse=True)
         return [item for _, _, item in collected]
@@ -171,5 +180,31 @@ class Outbox:
             claim_id=None,
             message_id=None,
             time=when.isoformat(),
+        )
+        return when, sequence, item
+
+    def _whatsapp_entry(self, recorded: Recorded, sequence: int) -> tuple[datetime, int, OutboxItem]:
+        from recobro.channels import whatsapp
+
+        when = self._seen(f"whatsapp:{recorded.id}")
+        text = whatsapp.preview(recorded.body)
+        ids: dict[str, Any] = {}
+        with contextlib.suppress(ValueError, TypeError):
+            ids = json.loads(str(recorded.body.get("biz_opaque_callback_data") or "{}"))
+        template = recorded.body.get("template") or {}
+        item = OutboxItem(
+            channel="whatsapp",
+            id=recorded.id,
+            recipient="+" + str(recorded.body.get("to", "")),
+            subject=f"template {template.get('name')} ({(template.get('language') or {}).get('code')})"
+            if template
+            else None,
+            text=text,
+            html=None,
+            links=links_in(text),
+            claim_id=ids.get("claim_id") if isinstance(ids, dict) else None,
+            message_id=ids.get("message_id") if isinstance(ids, dict) else None,
+            time=when.isoformat(),
+            sender=recorded.phone_number_id,
         )
         return when, sequence, item

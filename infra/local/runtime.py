@@ -34,6 +34,7 @@ from infra.local.template import (
     StackSpec,
     parse_template,
 )
+from infra.local.whatsapp_stub import WhatsAppStub
 
 log = logging.getLogger("infra.local.runtime")
 
@@ -109,6 +110,7 @@ class LocalStack:
         self.scheduler: Scheduler | None = None
         self.control: ControlServer | None = None
         self.outbox: Outbox | None = None
+        self.whatsapp: WhatsAppStub | None = None  # the Cloud API stand-in (channels/whatsapp.py)
         self.queue_urls: dict[str, str] = {}
         self.table_names: dict[str, str] = {}
         self.urls: dict[str, str] = {}
@@ -158,6 +160,8 @@ class LocalStack:
         dynamodb_url = f"http://{HOST}:{self.ports.dynamodb}"
         stripe_url = f"http://{HOST}:{self.ports.stripe}"
 
+        self.whatsapp = WhatsAppStub(HOST, 0, secrets.token_urlsafe(16))  # port 0: only the handlers call it
+        self.whatsapp.start()
         self._set_environment(shared_env, dynamodb_url, moto_url, stripe_url, pages_url)
         self._create_resources()
 
@@ -203,7 +207,7 @@ class LocalStack:
         if self.start_scheduler:
             self.scheduler.start()
 
-        self.outbox = Outbox(moto_url)
+        self.outbox = Outbox(moto_url, self.whatsapp)
         self.control = ControlServer(self, HOST, self.ports.control)
         self.control.start()
         self.urls = {
@@ -213,6 +217,7 @@ class LocalStack:
             "dynamodb": dynamodb_url,
             "moto": moto_url,
             "stripe": stripe_url,
+            "whatsapp": self.whatsapp.url,
         }
         self.urls.setdefault("pages", pages_url)
         log.info("local stack ready in %.1fs", time.monotonic() - started)
@@ -295,6 +300,14 @@ class LocalStack:
                 # stack's (travelling) clock hop through SQS every second instead of every 900 s.
                 "RECOBRO_ALLOW_HTTP_WEBHOOKS": "1",
                 "RECOBRO_WEBHOOK_MAX_HOP_SECONDS": "1",
+                # Channels (docs/adr/0013): WhatsApp goes to the recording stand-in; inbound
+                # webhooks are signed with these local secrets (tests sign with them too).
+                "WHATSAPP_API_BASE": self.whatsapp.url if self.whatsapp else "",
+                "WHATSAPP_ACCESS_TOKEN": self.whatsapp.token if self.whatsapp else "",
+                "WHATSAPP_PHONE_NUMBER_ID": "100000000000001",
+                "WHATSAPP_APP_SECRET": "whatsapp-app-secret-local",
+                "WHATSAPP_VERIFY_TOKEN": "whatsapp-verify-local",
+                "INBOUND_SMS_SECRET": "inbound-sms-secret-local",
             }
         )
         for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
@@ -363,6 +376,9 @@ class LocalStack:
         for gateway in self.gateways.values():
             gateway.stop()
         self.gateways = {}
+        if self.whatsapp:
+            self.whatsapp.stop()
+            self.whatsapp = None
         for engine in reversed(self.engines):
             engine.stop()
         self.engines = []

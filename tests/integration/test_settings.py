@@ -30,6 +30,7 @@ FULL = {
     },
     "contact_window": {"start": "09:30", "end": "20:00"},
     "max_contacts_per_week": 3,
+    "max_sms_segments": 2,
 }
 
 
@@ -65,6 +66,7 @@ def test_a_new_merchant_reads_the_defaults(merchant: MerchantClient):
         },
         "contact_window": {"start": "08:00", "end": "21:00"},
         "max_contacts_per_week": 7,
+        "max_sms_segments": 3,
         "updated_at": None,
     }
 
@@ -219,6 +221,8 @@ def test_concurrent_patches_keep_each_others_fields(merchant: MerchantClient):
         ({"max_contacts_per_week": 8}, "max_contacts_per_week"),
         ({"max_contacts_per_week": "3"}, "max_contacts_per_week"),
         ({"max_contacts_per_week": True}, "max_contacts_per_week"),
+        ({"max_sms_segments": 0}, "max_sms_segments"),
+        ({"max_sms_segments": 11}, "max_sms_segments"),
         ({"timezone": "Europe/Madrid"}, "timezone"),
     ],
 )

@@ -114,6 +114,9 @@ MaxDaysToPromise = Annotated[int, Field(ge=1, le=MAX_DAYS_TO_PROMISE), Whole]
 MinPaymentAmount = Annotated[int, Field(ge=1, le=MAX_MINOR_UNITS, description="minor units"), Whole]
 MaxDaysToMove = Annotated[int, Field(ge=1, le=MAX_DAYS_TO_MOVE), Whole]
 MaxContactsPerWeek = Annotated[int, Field(ge=1, le=7), Whole]
+MaxSmsSegments = Annotated[
+    int, Field(ge=1, le=10, description="SMS parts one message may take; longer texts are not sent"), Whole
+]
 
 T = TypeVar("T")
 
@@ -176,6 +179,7 @@ class SettingsPatch(_Strict):
     plan_rules: Omittable[PlanRulesPatch] = None
     contact_window: Omittable[ContactWindowPatch] = None
     max_contacts_per_week: Omittable[MaxContactsPerWeek] = None
+    max_sms_segments: Omittable[MaxSmsSegments] = None
 
 
 # ---------------------------------------------------------------- responses
@@ -216,6 +220,7 @@ class MerchantSettings(BaseModel):
     plan_rules: PlanRules
     contact_window: ContactWindow
     max_contacts_per_week: int
+    max_sms_segments: int = Field(description="SMS parts one message may take (160 GSM-7 / 70 UCS-2 characters each)")
     updated_at: str | None
 
 
@@ -245,6 +250,7 @@ def settings_of(merchant: Merchant) -> MerchantSettings:
         ),
         contact_window=ContactWindow(start=str(window.start), end=str(window.end)),
         max_contacts_per_week=int(merchant.max_contacts_per_week),
+        max_sms_segments=int(merchant.max_sms_segments),
         updated_at=None if updated is None else updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
 

@@ -1,7 +1,8 @@
 """Email through SES SendRawEmail: a multipart text + HTML MIME message.
 
 Raw MIME (rather than SES's simple form) lets us add our own headers: the claim and message
-ids for tracing, and (issue #6) List-Unsubscribe.
+ids for tracing, and List-Unsubscribe with List-Unsubscribe-Post (RFC 8058 one-click: the mail
+client POSTs `List-Unsubscribe=One-Click` to the https link; recobro.unsubscribe answers it).
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ class Email:
     html: str
     from_name: str
     headers: dict[str, str] = field(default_factory=dict)
+
+
+def unsubscribe_headers(url: str) -> dict[str, str]:
+    """The one-click unsubscribe headers for a reminder (the url from recobro.unsubscribe.url)."""
+    if not url.startswith(("https://", "http://")):
+        raise ValueError("List-Unsubscribe needs an http(s) URL for one-click")
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
 @functools.lru_cache(maxsize=1)

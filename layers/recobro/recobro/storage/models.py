@@ -9,6 +9,7 @@ Access patterns (no Scan on any hot path):
 - Claims whose next reminder is due: Query by_next_action per shard, next_action_at <= now.
   The index is sparse: settled claims drop next_action_at and leave it.
 - Debtor by (merchant_id, debtor_id): GetItem / BatchGetItem with the claim.
+- Debtors by phone (inbound SMS/WhatsApp): Query by_phone on a keyed hash of the number (recobro.phones).
 - Messages of a claim: Query by claim_ref = "<merchant_id>#<claim_id>".
 - A merchant's claims newest first: Query by_merchant_created (cursor = created_key of the last one).
 - A debtor's claims: Query by_debtor.
@@ -80,6 +81,7 @@ class Merchant(Model):
     plan_rules = PlanRulesMap(default=PlanRulesMap)  # type: ignore[no-untyped-call]
     contact_window = ContactWindowMap(default=ContactWindowMap)  # type: ignore[no-untyped-call]
     max_contacts_per_week = NumberAttribute(default=7)
+    max_sms_segments = NumberAttribute(default=3)  # longer SMS are refused (recobro.channels.sms.fit)
     updated_at = UTCDateTimeAttribute(null=True)
     version = VersionAttribute()  # settings PATCHes are conditional on it
 
@@ -232,6 +234,17 @@ class ClaimExternalRef(Model):
     target_claim_id = UnicodeAttribute()
 
 
+class DebtorsByPhone(GlobalSecondaryIndex["Debtor"]):  # type: ignore[no-untyped-call]
+    """Debtors by a keyed hash of their phone number: who an inbound SMS or WhatsApp is from."""
+
+    class Meta:
+        index_name = "by_phone"
+        projection = AllProjection()
+
+    phone_hash = UnicodeAttribute(hash_key=True)
+    debtor_id = UnicodeAttribute(range_key=True)
+
+
 class Debtor(Model):
     """The person who owes; contact data is PII and never logged."""
 
@@ -252,6 +265,15 @@ class Debtor(Model):
     opted_out_channels = UnicodeSetAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    phone_hash = UnicodeAttribute(null=True)  # derived from phone on every save (below); never set by hand
+    by_phone = DebtorsByPhone()
+
+    def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
+        # Every full write (save, transaction put) keeps the by_phone key in step with the phone.
+        from recobro.phones import lookup_key
+
+        self.phone_hash = lookup_key(self.phone) if self.phone else None
+        return super().serialize(null_check)
 
 
 class Message(Model):
