@@ -326,6 +326,12 @@ def test_payment_page_routes_match_api_events(template: Template, payment_page_r
     assert th.check_routes(template, "PaymentPageFunction", payment_page_routes) == []
 
 
+def test_inbound_messages_routes_match_api_events(template: Template, handler_env: None) -> None:
+    routes = th.powertools_routes(_handler_module(template, "InboundMessagesFunction").app)
+    assert routes == {("/inbound/sms", "POST"), ("/inbound/whatsapp", "POST"), ("/inbound/whatsapp", "GET")}
+    assert th.check_routes(template, "InboundMessagesFunction", routes) == []
+
+
 def test_route_extraction_converts_powertools_params() -> None:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 

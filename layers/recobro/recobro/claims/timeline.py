@@ -71,6 +71,7 @@ def _summary(event: events.Event) -> str:
         "plan.completed": lambda: "Installment plan completed",
         "plan.cancelled": lambda: "Installment plan cancelled",
         "claim.payment_day_moved": lambda: f"Payment day moved to day {data.get('day_of_month')} of the month",
+        "message.received": lambda: f"Debtor wrote by {data.get('channel')}: {data.get('text')}",
     }
     return words.get(event.type, lambda: event.type)()
 
