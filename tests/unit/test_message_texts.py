@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 from datetime import date
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from recobro.channels import sms, texts
+from recobro.rendering import language_for
 
-FACTS = dict(
+FACTS: dict[str, Any] = dict(
     debtor_name="Lucía Pérez",
     merchant_name="Tienda Demo",
     amount_due=2500,
@@ -92,7 +94,7 @@ def test_no_text_escapes_the_sandbox(source):
 @pytest.mark.parametrize("channel", ["sms", "whatsapp"])
 def test_builtin_reminders_are_short_kind_and_carry_amount_link_and_opt_out(channel, locale):
     variables = _vars(channel, locale)
-    source = texts.builtin_source(channel, "reminder", texts.language_for(locale))
+    source = texts.builtin_source(channel, "reminder", language_for(locale))
     assert texts.problems(source, texts.REQUIRED) == []
     text = texts.render_builtin(channel, "reminder", locale, variables)
     assert variables["amount_due"] in text and variables["payment_url"] in text
@@ -106,7 +108,7 @@ def test_builtin_reminders_are_short_kind_and_carry_amount_link_and_opt_out(chan
 @pytest.mark.parametrize("locale", ["es-ES", "en-GB", "pt-BR"])
 @pytest.mark.parametrize("kind", ["opted_out", "balance", "nothing_due", "help"])
 def test_builtin_replies_validate_in_every_language(kind, locale):
-    source = texts.builtin_source("replies", kind, texts.language_for(locale))
+    source = texts.builtin_source("replies", kind, language_for(locale))
     assert texts.problems(source) == []
     assert texts.render_builtin("replies", kind, locale, _vars("sms", locale))
 

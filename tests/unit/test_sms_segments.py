@@ -13,7 +13,7 @@ EXTENSION = sorted(sms.GSM7_EXTENSION)
 gsm7_text = st.text(alphabet=st.sampled_from(BASIC + EXTENSION), max_size=700)
 basic_text = st.text(alphabet=st.sampled_from(BASIC), max_size=700)
 non_gsm = st.characters(
-    blacklist_characters="".join(BASIC + EXTENSION) + "\x1b", blacklist_categories=("Cs",), min_codepoint=1
+    blacklist_characters="".join(BASIC + EXTENSION) + "\x1b", blacklist_categories=["Cs"], min_codepoint=1
 )
 
 
