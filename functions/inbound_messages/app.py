@@ -85,4 +85,5 @@ def verify_whatsapp_webhook() -> Response[str]:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    service.register_lambda_context(context)
     return app.resolve(event, context)

@@ -161,10 +161,20 @@ def _process(message: InboundMessage) -> Outcome:
 
 
 @functools.lru_cache(maxsize=1)
-def _once() -> Any:
-    config_ = IdempotencyConfig(
+def _idempotency_config() -> IdempotencyConfig:
+    return IdempotencyConfig(
         event_key_jmespath="[channel, provider_id]", expires_after_seconds=REDELIVERY_WINDOW_SECONDS
     )
+
+
+def register_lambda_context(context: Any) -> None:
+    """Lets an in-progress record expire with the invocation if it dies mid-way."""
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        _idempotency_config().register_lambda_context(context)
+
+
+@functools.lru_cache(maxsize=1)
+def _once() -> Any:
 
     def process_once(message: dict[str, Any]) -> dict[str, Any]:
         return asdict(_process(InboundMessage(**message)))
@@ -173,7 +183,7 @@ def _once() -> Any:
         process_once,
         data_keyword_argument="message",
         persistence_store=DynamoDBPersistenceLayer(table_name=config.IDEMPOTENCY_TABLE),
-        config=config_,
+        config=_idempotency_config(),
         key_prefix="inbound_message",
     )
 
