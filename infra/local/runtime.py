@@ -39,7 +39,7 @@ from infra.local.whatsapp_stub import WhatsAppStub
 log = logging.getLogger("infra.local.runtime")
 
 DEFAULT_PORT_BASE = 8710
-PORT_NAMES = ("api", "pages", "control", "dynamodb", "moto", "stripe")
+PORT_NAMES = ("api", "pages", "control", "dynamodb", "moto", "stripe", "tracking")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Ports:
     dynamodb: int
     moto: int
     stripe: int
+    tracking: int
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
@@ -224,7 +225,7 @@ class LocalStack:
         return dict(self.urls)
 
     def _api_ports(self, spec: StackSpec) -> dict[str, tuple[str, int]]:
-        fixed = {"api": self.ports.api, "pages": self.ports.pages}
+        fixed = {"api": self.ports.api, "pages": self.ports.pages, "tracking": self.ports.tracking}
         result: dict[str, tuple[str, int]] = {}
         for api_id in spec.apis:
             name = API_SERVER_NAMES.get(api_id, api_id)

@@ -27,7 +27,7 @@ STAGE = "live"
 PLACEHOLDER_BUCKET = "recobro-local-placeholder"
 
 # Local server names for the template's APIs (DESIGN.md: MerchantApi -> "api", PagesApi -> "pages").
-API_SERVER_NAMES = {"MerchantApi": "api", "PagesApi": "pages"}
+API_SERVER_NAMES = {"MerchantApi": "api", "PagesApi": "pages", "TrackingApi": "tracking"}
 
 
 # ---------------------------------------------------------------- YAML with CloudFormation tags

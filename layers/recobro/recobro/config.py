@@ -28,6 +28,7 @@ PAGE_SESSIONS_TABLE = env("PAGE_SESSIONS_TABLE", "recobro-PageSessionsTable")
 STRIPE_EVENTS_TABLE = env("STRIPE_EVENTS_TABLE", "recobro-StripeEventsTable")
 PLAN_CHARGES_TABLE = env("PLAN_CHARGES_TABLE", "recobro-PlanChargesTable")
 FUNNEL_TABLE = env("FUNNEL_TABLE", "recobro-FunnelTable")
+VARIANT_STATS_TABLE = env("VARIANT_STATS_TABLE", "recobro-VariantStatsTable")
 
 # The largest request body the merchant API accepts (API Gateway itself allows 10 MB).
 MAX_BODY_BYTES = 1_000_000
@@ -35,6 +36,11 @@ MAX_BODY_BYTES = 1_000_000
 
 def pages_base_url() -> str:
     return env("PAGES_BASE_URL", "http://127.0.0.1:8711").rstrip("/")
+
+
+def tracking_base_url() -> str:
+    """Where the open pixel and click redirect live (the tracking function's API)."""
+    return env("TRACKING_BASE_URL", pages_base_url()).rstrip("/")
 
 
 def message_jobs_queue_url() -> str:

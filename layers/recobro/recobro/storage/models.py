@@ -266,6 +266,8 @@ class Debtor(Model):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     phone_hash = UnicodeAttribute(null=True)  # derived from phone on every save (below); never set by hand
+    # Opens and clicks per local hour, {"open_09": 3, "click_20": 1}: recobro.optimise.send_hour
+    engagement_hours = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
     by_phone = DebtorsByPhone()
 
     def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
@@ -293,6 +295,18 @@ class Message(Model):
     created_at = UTCDateTimeAttribute()
     sent_at = UTCDateTimeAttribute(null=True)
     expires_at = NumberAttribute(null=True)  # TTL, epoch seconds
+    # Optimisation (recobro.optimise; ADR 0014): the arm that sent it, and what came of it.
+    variant = UnicodeAttribute(null=True)
+    stats_key = UnicodeAttribute(null=True)  # VariantStats hash key: "<merchant_id>#<step>#<segment>"
+    stats_arm = UnicodeAttribute(null=True)  # VariantStats range key: the variant, or "holdout:<control>"
+    debtor_id = UnicodeAttribute(null=True)
+    timezone = UnicodeAttribute(null=True)  # the debtor's, to count engagement by local hour
+    last_opened_at = UTCDateTimeAttribute(null=True)
+    last_clicked_at = UTCDateTimeAttribute(null=True)
+    open_count = NumberAttribute(null=True)
+    click_count = NumberAttribute(null=True)
+    rewarded_at = UTCDateTimeAttribute(null=True)  # set once: a message earns at most one reward
+    reward_kind = UnicodeAttribute(null=True)  # click | payment
 
 
 class LedgerEntry(Model):
@@ -528,6 +542,25 @@ class FunnelDay(Model):
     opted_out = NumberAttribute(default=0)
 
 
+# ---- variant optimisation (recobro.optimise; docs/adr/0014-variant-optimisation.md)
+# - All variants of one (merchant, step, segment): one Query by stats_key.
+# - A send or a reward: one atomic ADD on (stats_key, variant), in a transaction with the
+#   conditional write on the Message item that makes it count once.
+
+
+class VariantStats(Model):
+    """Sends and rewards of one template variant in one (merchant, step, segment): a bandit arm."""
+
+    class Meta(_Meta):
+        table_name = config.VARIANT_STATS_TABLE
+
+    stats_key = UnicodeAttribute(hash_key=True)  # "<merchant_id>#<step>#<segment>"
+    variant = UnicodeAttribute(range_key=True)  # the variant, or "holdout:<control>" for holdout sends
+    sends = NumberAttribute(default=0)
+    rewards = NumberAttribute(default=0)
+    updated_at = UTCDateTimeAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Merchant,
     ApiKey,
@@ -545,4 +578,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     StripePaymentRef,
     PlanCharge,
     FunnelDay,
+    VariantStats,
 )
