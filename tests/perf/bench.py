@@ -39,6 +39,7 @@ from typing import Any
 
 from tests import template_helpers as th
 from tests.integration.claims import claim_body as integration_claim_body
+from tests.perf import optimise_bench
 from tests.perf.page_budget import page_budget
 
 REPO = th.REPO_ROOT
@@ -145,6 +146,8 @@ def render_report(report: dict[str, Any]) -> str:
             f"Payment page bytes: HTML with inline CSS and JS, gzipped (target {page['target_bytes'] // 1024} KB)\n"
             + format_table(["step", "KB gzipped", "x target"], rows, [None, ".1f", ".2f"])
         )
+    if report.get("optimise"):
+        sections.append(optimise_bench.render(report["optimise"]))
     return "\n\n".join(sections)
 
 
@@ -635,6 +638,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--claims", type=int, default=20, help="claims per DynamoDB measure")
     parser.add_argument("--skip-imports", action="store_true")
     parser.add_argument("--skip-dynamodb", action="store_true", help="no local stack")
+    parser.add_argument(
+        "--skip-optimise", action="store_true", help="no simulated optimisation (tests/perf/optimise_bench.py)"
+    )
     args = parser.parse_args(argv)
 
     template = th.load_template()
@@ -652,6 +658,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_path.unlink(missing_ok=True)
         report["dynamodb"] = bench_dynamodb(template, args.claims, log_path)
         report["handler_log"] = str(log_path)
+    if not args.skip_optimise:
+        report["optimise"] = optimise_bench.run()
     report["seconds"] = round(time.monotonic() - started, 1)
 
     print(render_report(report))
