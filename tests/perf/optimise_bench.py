@@ -251,7 +251,7 @@ def bench_schedules(seed: int = SEED, count: int = 5_000) -> dict[str, Any]:
         (f"every 3 days by email, first {len(capped)}", capped),
         ("no reminders", {}),
     ]
-    rows = [{"schedule": name, **run_schedule(population_, plan)} for name, plan in schedules]
+    rows: list[dict[str, Any]] = [{"schedule": name, **run_schedule(population_, plan)} for name, plan in schedules]
     baseline = rows[1]["cash"]
     owed = sum(d.amount for d in population_)
     for row in rows:
@@ -265,7 +265,7 @@ def bench_schedules(seed: int = SEED, count: int = 5_000) -> dict[str, Any]:
 
 def run(seed: int = SEED, sends: int = SENDS, debtor_count: int = 5_000) -> dict[str, Any]:
     started = time.perf_counter()
-    result = {"variants": bench_variants(seed, sends), "schedules": bench_schedules(seed, debtor_count)}
+    result: dict[str, Any] = {"variants": bench_variants(seed, sends), "schedules": bench_schedules(seed, debtor_count)}
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
 
