@@ -109,13 +109,18 @@ def test_template_is_read_into_tables_queues_functions_routes_and_schedules():
         spec,
         LocalAddresses(
             "http://127.0.0.1:1",
-            {"MerchantApi": "http://127.0.0.1:2", "PagesApi": "http://127.0.0.1:3"},
+            {
+                "MerchantApi": "http://127.0.0.1:2",
+                "PagesApi": "http://127.0.0.1:3",
+                "TrackingApi": "http://127.0.0.1:4",
+            },
             "http://127.0.0.1:3",
         ),
     )
     assert resolver.schedule_expression(schedule.logical_id) == "rate(5 minutes)"
     sender_env = resolver.function_environment("MessageSenderFunction")
     assert sender_env["PAGES_BASE_URL"] == "http://127.0.0.1:3"
+    assert sender_env["TRACKING_BASE_URL"] == "http://127.0.0.1:4"
     assert sender_env["CLAIMS_TABLE"] == "recobro-ClaimsTable"
     planner_env = resolver.function_environment("ReminderPlannerFunction")
     assert planner_env["MESSAGE_JOBS_QUEUE_URL"] == "http://127.0.0.1:1/123456789012/recobro-MessageJobsQueue"
