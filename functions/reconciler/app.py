@@ -1,7 +1,8 @@
 """reconciler: SQS consumer applying verified Stripe events to claims, reporting partial failures.
 
-An event that must wait (a refund before its payment) fails alone and comes back after the
-queue's visibility timeout; one that keeps failing reaches StripeEventsDLQ.
+An event that must wait (a refund before its payment) is sent back to the queue with a growing
+delay (recobro.payments.waiting) and counts as handled; one that keeps failing reaches
+StripeEventsDLQ.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from recobro.payments import waiting
 from recobro.payments.reconcile import NotReadyYet, apply
 
 logger = Logger()
@@ -33,7 +35,11 @@ def reconcile_one(record: SQSRecord) -> str:
     try:
         outcome = apply(event)
     except NotReadyYet as wait:
-        logger.info("stripe event waits for another", extra={"stripe_event_id": event_id})
+        attribute = record.raw_event.get("messageAttributes", {}).get("waits") or {}
+        waits = int(attribute.get("stringValue") or 0)
+        if waiting.wait_again(record.body, event_id if isinstance(event_id, str) else None, waits):
+            logger.info("stripe event waits for another", extra={"stripe_event_id": event_id, "waits": waits + 1})
+            return "waiting"
         raise ReconcileFailed(str(wait)) from None
     except Exception as exc:
         logger.error("stripe event failed", extra={"stripe_event_id": event_id, "error": type(exc).__name__})

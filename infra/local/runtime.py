@@ -301,6 +301,7 @@ class LocalStack:
                 # stack's (travelling) clock hop through SQS every second instead of every 900 s.
                 "RECOBRO_ALLOW_HTTP_WEBHOOKS": "1",
                 "RECOBRO_WEBHOOK_MAX_HOP_SECONDS": "1",
+                "RECOBRO_STRIPE_MAX_WAIT_SECONDS": "1",  # a refund waiting for its payment looks again soon
                 # Channels (docs/adr/0013): WhatsApp goes to the recording stand-in; inbound
                 # webhooks are signed with these local secrets (tests sign with them too).
                 "WHATSAPP_API_BASE": self.whatsapp.url if self.whatsapp else "",

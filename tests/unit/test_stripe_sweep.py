@@ -32,3 +32,13 @@ def test_the_window_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, 
     else:
         monkeypatch.setenv("STRIPE_SWEEP_DAYS", value)
     assert sweep_days() == days
+
+
+def test_an_event_waiting_for_its_payment_looks_again_later_and_later_up_to_sqs_limit(monkeypatch) -> None:
+    from recobro.payments import waiting
+
+    monkeypatch.delenv("RECOBRO_STRIPE_MAX_WAIT_SECONDS", raising=False)  # the local stack shortens it
+
+    delays = [waiting.delay_for(n) for n in range(8)]
+    assert delays[0] == 30 and delays == sorted(delays) and max(delays) == waiting.MAX_DELAY_SECONDS
+    assert sum(waiting.delay_for(n) for n in range(waiting.MAX_WAITS)) > 20 * 3600  # about a day before a human
