@@ -97,11 +97,12 @@ class _NoAliasComposer(yaml.SafeLoader):
     alias bomb ("billion laughs") would expand into gigabytes when constructed."""
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        mark: Any = event.start_mark
         if isinstance(event, yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", event.start_mark)
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", mark)
         if getattr(event, "anchor", None):
-            raise yaml.composer.ComposerError(None, None, "anchors (&name) are not allowed", event.start_mark)
+            raise yaml.composer.ComposerError(None, None, "anchors (&name) are not allowed", mark)
         return super().compose_node(parent, index)
 
 
