@@ -644,6 +644,145 @@ def redeliver_webhook(call: Call) -> dict[str, Any]:
     return webhooks.redeliver(call.merchant_id, call.path["delivery_id"])
 
 
+# ---------------------------------------------------------------- strategies
+
+from recobro.strategies import api as strategies  # noqa: E402 - kept with the views that use them
+from recobro.strategies.store import AssignmentsIn, MigrateIn  # noqa: E402
+
+STRATEGY_EXAMPLE_YAML = """name: gentle
+description: A reminder before the due date, then email and SMS.
+steps:
+  - day: -3
+    channel: email
+    early_payment_offer: {discount_percent: 2}
+    variants:
+      - {template: pre_due_offer, control: true}
+  - day: 3
+    channel: sms
+    conditions:
+      channel_available: {eq: sms}
+      amount_due: {gte: 2000}
+    variants:
+      - {template: sms_reminder, control: true}
+"""
+
+
+@operation(
+    Operation(
+        "putStrategy",
+        "PUT",
+        "/v1/strategies/{name}",
+        "Save a strategy as code; a new version only if the YAML changed",
+        "strategies",
+        request=strategies.StrategyIn,
+        response=strategies.StrategyOut,
+        errors=(400, 401),
+        description="The body carries the YAML as a JSON string. A 400 names the line and column of the first "
+        "problem (`error.line`, `error.column`) and lists every problem in `error.errors`. Saved versions never "
+        "change; the document's `name` must equal the one in the path.",
+        example={"yaml": STRATEGY_EXAMPLE_YAML.replace("name: gentle", "name: example")},
+    )
+)
+def put_strategy(call: Call) -> dict[str, Any]:
+    saved = strategies.put_strategy(call.merchant_id, call.path["name"], call.body)
+    logger.info("strategy saved", extra={"merchant_id": call.merchant_id, "version": saved["version"]})
+    return saved
+
+
+@operation(
+    Operation(
+        "getStrategy",
+        "GET",
+        "/v1/strategies/{name}",
+        "A strategy's latest version, or the one asked for with ?version=",
+        "strategies",
+        query=strategies.VersionQuery,
+        response=strategies.StrategyOut,
+    )
+)
+def get_strategy(call: Call) -> dict[str, Any]:
+    return strategies.get_strategy(call.merchant_id, call.path["name"], call.query)
+
+
+@operation(
+    Operation(
+        "listStrategyVersions",
+        "GET",
+        "/v1/strategies/{name}/versions",
+        "A strategy's versions, newest first",
+        "strategies",
+        query=strategies.VersionsQuery,
+        response=strategies.VersionList,
+    )
+)
+def list_strategy_versions(call: Call) -> dict[str, Any]:
+    return strategies.list_versions(call.merchant_id, call.path["name"], call.query)
+
+
+@operation(
+    Operation(
+        "simulateStrategy",
+        "POST",
+        "/v1/strategies/{name}/simulate",
+        "What a strategy would send to your newest claims, or to a generated sample, and what guardrails hold back",
+        "strategies",
+        request=strategies.SimulateIn,
+        response=strategies.SimulationOut,
+        example={"claims": 20},
+    )
+)
+def simulate_strategy(call: Call) -> dict[str, Any]:
+    return strategies.simulate_strategy(call.merchant_id, call.path["name"], call.body)
+
+
+@operation(
+    Operation(
+        "migrateStrategyClaims",
+        "POST",
+        "/v1/strategies/{name}/migrate",
+        "Move claims to a version of this strategy (the latest by default)",
+        "strategies",
+        request=MigrateIn,
+        response=strategies.MigrationOut,
+        example={"claim_ids": ["clm_0123456789abcdef"]},
+    )
+)
+def migrate_strategy_claims(call: Call) -> dict[str, Any]:
+    return strategies.migrate(call.merchant_id, call.path["name"], call.body)
+
+
+@operation(
+    Operation(
+        "getStrategyAssignments",
+        "GET",
+        "/v1/strategy_assignments",
+        "Which strategy new claims of each segment enrol under",
+        "strategies",
+        response=strategies.AssignmentsOut,
+        errors=(401,),
+    )
+)
+def get_strategy_assignments(call: Call) -> dict[str, Any]:
+    return strategies.get_assignments(call.merchant_id)
+
+
+@operation(
+    Operation(
+        "putStrategyAssignments",
+        "PUT",
+        "/v1/strategy_assignments",
+        "Replace the assignment rules: segment -> strategy, and the strategy for every other segment",
+        "strategies",
+        request=AssignmentsIn,
+        response=strategies.AssignmentsOut,
+        errors=(400, 401),
+        example={"default_strategy": "default", "rules": [{"segment": "vip", "strategy": "default"}]},
+    )
+)
+def put_strategy_assignments(call: Call) -> dict[str, Any]:
+    return strategies.put_assignments(call.merchant_id, call.body)
+
+
 # ---------------------------------------------------------------- the document itself
 
 

@@ -29,6 +29,7 @@ STRIPE_EVENTS_TABLE = env("STRIPE_EVENTS_TABLE", "recobro-StripeEventsTable")
 PLAN_CHARGES_TABLE = env("PLAN_CHARGES_TABLE", "recobro-PlanChargesTable")
 FUNNEL_TABLE = env("FUNNEL_TABLE", "recobro-FunnelTable")
 VARIANT_STATS_TABLE = env("VARIANT_STATS_TABLE", "recobro-VariantStatsTable")
+STRATEGIES_TABLE = env("STRATEGIES_TABLE", "recobro-StrategiesTable")
 
 # The largest request body the merchant API accepts (API Gateway itself allows 10 MB).
 MAX_BODY_BYTES = 1_000_000

@@ -33,6 +33,7 @@ from recobro.storage.models import (
     InstallmentMap,
 )
 from recobro.storage.transactions import TransactionConflict, Write, commit
+from recobro.strategies import store as strategies
 
 OPEN_STATUSES = frozenset({"open", "partially_paid"})
 
@@ -153,6 +154,7 @@ def create_claim(merchant_id: str, data: ClaimCreate) -> tuple[Claim, Debtor]:
         updated_at=now,
     )
     claim.created_key = f"{utc_iso_micro(now)}#{claim.claim_id}"
+    strategies.enrol(claim)
     schedule_next_reminder(claim)
     marker = ClaimExternalRef(
         merchant_id=merchant_id,

@@ -217,6 +217,11 @@ class Claim(Model):
     promise = PromiseMap(null=True)  # type: ignore[no-untyped-call]
     help_request = HelpRequestMap(null=True)  # type: ignore[no-untyped-call]
     plan = PlanMap(null=True)  # type: ignore[no-untyped-call]
+    # The strategy the claim enrolled under at creation (recobro.strategies.store); it keeps that
+    # version until migrated. Version 0 is the built-in default strategy.
+    segment = UnicodeAttribute(null=True)
+    strategy = UnicodeAttribute(null=True)
+    strategy_version = NumberAttribute(null=True)
     version = VersionAttribute()
     by_next_action = ClaimsByNextAction()
     by_merchant_created = ClaimsByMerchantCreated()
@@ -561,6 +566,57 @@ class VariantStats(Model):
     updated_at = UTCDateTimeAttribute(null=True)
 
 
+# ---- strategies (recobro.strategies.store; docs/adr/0012-strategies-as-code.md)
+# - A version: GetItem (merchant_id, "<name>#<version:06d>"); written once (attribute_not_exists), never changed.
+# - A strategy's latest version: GetItem (merchant_id, "<name>#latest"); moved under its latest_version.
+# - A strategy's versions, newest first: Query merchant_id, strategy_key between "<name>#000001" and "<name>#999999".
+# - The merchant's assignment rules: GetItem (merchant_id, "#assignments").
+
+
+class StrategyVersion(Model):
+    """One saved version of a merchant's strategy: the YAML exactly as sent; never updated."""
+
+    class Meta(_Meta):
+        table_name = config.STRATEGIES_TABLE
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    strategy_key = UnicodeAttribute(range_key=True)  # "<name>#<version:06d>"
+    name = UnicodeAttribute()
+    number = NumberAttribute()  # the version, 1..
+    document = UnicodeAttribute()  # the YAML text
+    checksum = UnicodeAttribute()  # sha256 of the text: an unchanged PUT makes no version
+    description = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class StrategyPointer(Model):
+    """Which version of a strategy is the latest (what new claims enrol under)."""
+
+    class Meta(_Meta):
+        table_name = config.STRATEGIES_TABLE
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    strategy_key = UnicodeAttribute(range_key=True)  # "<name>#latest"
+    name = UnicodeAttribute()
+    latest_version = NumberAttribute()
+    checksum = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class StrategyAssignments(Model):
+    """Which strategy new claims of each segment enrol under; updated under its version."""
+
+    class Meta(_Meta):
+        table_name = config.STRATEGIES_TABLE
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    strategy_key = UnicodeAttribute(range_key=True)  # "#assignments"
+    rules = UnicodeAttribute()  # JSON [{"segment": ..., "strategy": ...}, ...]
+    default_strategy = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Merchant,
     ApiKey,
@@ -579,4 +635,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     PlanCharge,
     FunnelDay,
     VariantStats,
+    StrategyVersion,
+    StrategyPointer,
+    StrategyAssignments,
 )
