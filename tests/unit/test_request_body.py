@@ -34,3 +34,18 @@ def test_pathological_nesting_does_not_crash():
 def test_other_media_types_are_refused():
     with pytest.raises(UnsupportedMediaType):
         decode_json("{}", "text/plain")
+
+
+def test_a_query_parameter_given_twice_is_refused_not_silently_the_last():
+    from chalice.app import MultiDict
+    from pydantic import BaseModel
+    from recobro.api.query import parse_query
+    from recobro.errors import ValidationFailed
+
+    class Query(BaseModel):
+        limit: int = 10
+
+    assert parse_query(Query, MultiDict({"limit": ["5"]})).limit == 5
+    with pytest.raises(ValidationFailed) as caught:
+        parse_query(Query, MultiDict({"limit": ["5", "50"]}))
+    assert caught.value.field == "limit"

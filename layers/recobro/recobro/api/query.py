@@ -11,6 +11,10 @@ from recobro.errors import ValidationFailed
 
 
 def parse_query(model: type[BaseModel], params: Mapping[str, str]) -> Any:
+    getlist = getattr(params, "getlist", None)  # Chalice's MultiDict keeps every repeated value
+    for name in params:
+        if getlist is not None and len(getlist(name)) > 1:
+            raise ValidationFailed("Give this query parameter once.", field=name)
     try:
         return model.model_validate(dict(params))
     except ValidationError as exc:
