@@ -203,3 +203,13 @@ def test_simulation_over_a_synthetic_sample_is_repeatable(merchant: MerchantClie
         (c["claim_id"], c["facts"]) for c in first["claims"]
     ]
     assert sum(first["totals"].values()) == sum(len(c["steps"]) for c in first["claims"])
+
+
+def test_a_merchant_that_saves_its_own_default_enrols_new_claims_under_it(merchant: MerchantClient):
+    own_default = GENTLE.replace("name: gentle", "name: default")
+    assert saved(merchant, "default", own_default)["version"] == 1
+    claim_id = merchant.call("POST", "/v1/claims", claim_body()).json()["id"]
+    claim = Claim.get(merchant.merchant_id, claim_id)
+    assert (claim.strategy, claim.strategy_version) == ("default", 1)
+    versions = merchant.call("GET", "/v1/strategies/default/versions").json()["data"]
+    assert [(v["version"], v["built_in"]) for v in versions] == [(1, False), (0, True)]

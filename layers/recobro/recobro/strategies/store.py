@@ -341,14 +341,48 @@ def put_assignments(merchant_id: str, body: AssignmentsIn) -> dict[str, Any]:
     raise ValidationFailed("The rules are being changed by another request; try again.")
 
 
-def strategy_name_for(merchant_id: str, segment: str) -> str:
-    item = _assignments(merchant_id)
-    if item is None:
-        return DEFAULT_NAME
-    for rule in json.loads(item.rules):
+def _rules_and_default(merchant_id: str) -> tuple[StrategyAssignments | None, StrategyPointer | None]:
+    """The assignment rules and the "default" pointer in one BatchGetItem: what enrolling a claim
+    usually needs (both items share the table, so one request fetches both)."""
+    keys = [
+        {"merchant_id": {"S": merchant_id}, "strategy_key": {"S": key}}
+        for key in (ASSIGNMENTS_KEY, _pointer_key(DEFAULT_NAME))
+    ]
+    table = StrategyAssignments.Meta.table_name
+    found: dict[str, Any] = {}
+    for _ in range(5):
+        answer = _client().batch_get_item(RequestItems={table: {"Keys": keys}})
+        for raw in answer.get("Responses", {}).get(table, []):
+            found[raw["strategy_key"]["S"]] = raw
+        keys = answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+        if not keys:
+            break
+    rules, default = found.get(ASSIGNMENTS_KEY), found.get(_pointer_key(DEFAULT_NAME))
+    return (
+        StrategyAssignments.from_raw_data(rules) if rules else None,
+        StrategyPointer.from_raw_data(default) if default else None,
+    )
+
+
+def _client() -> Any:
+    """The botocore client of the models' own connection (same endpoint, retries and counting)."""
+    return StrategyAssignments._get_connection().connection.client
+
+
+def enrolment(merchant_id: str, segment: str) -> tuple[str, int]:
+    """(strategy, version) a new claim of `segment` enrols under; usually one request."""
+    item, default_pointer = _rules_and_default(merchant_id)
+    name = item.default_strategy if item else DEFAULT_NAME
+    for rule in json.loads(item.rules) if item else []:
         if rule["segment"] == segment:
-            return str(rule["strategy"])
-    return item.default_strategy
+            name = str(rule["strategy"])
+            break
+    if name == DEFAULT_NAME:
+        return name, int(default_pointer.latest_version) if default_pointer else BUILT_IN_VERSION
+    version = latest_version(merchant_id, name)
+    if version is None:  # rules name only saved strategies, and strategies are never deleted
+        return DEFAULT_NAME, int(default_pointer.latest_version) if default_pointer else BUILT_IN_VERSION
+    return name, version
 
 
 # ---------------------------------------------------------------- claims
@@ -366,11 +400,7 @@ def enrol(claim: Claim) -> None:
     """Set the claim's segment and the strategy version it is collected under (before it is saved)."""
     metadata = claim.metadata.as_dict() if claim.metadata is not None else {}  # type: ignore[no-untyped-call]
     claim.segment = segment_of(metadata)
-    name = strategy_name_for(claim.merchant_id, claim.segment)
-    version = latest_version(claim.merchant_id, name)
-    if version is None:  # a rule naming a strategy that is gone cannot happen; be safe anyway
-        name, version = DEFAULT_NAME, BUILT_IN_VERSION
-    claim.strategy, claim.strategy_version = name, version
+    claim.strategy, claim.strategy_version = enrolment(claim.merchant_id, claim.segment)
 
 
 def claim_strategy(claim: Claim) -> Strategy:
