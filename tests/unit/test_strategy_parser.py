@@ -65,6 +65,12 @@ def test_the_shipped_default_strategy_is_valid_and_sensible():
         (30, "email"),
     ]
     assert strategy.steps[0].early_payment_offer is not None
+    # every variant names a template that ships for its channel
+    from recobro import config
+
+    for step in strategy.steps:
+        for variant in step.variants:
+            assert list((config.templates_dir() / step.channel).glob(f"{variant.template}.*")), variant
     # every channel but email is used only where the debtor can be reached on it
     for step in strategy.steps:
         if step.channel != "email":

@@ -15,7 +15,6 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
@@ -31,6 +30,7 @@ from recobro.storage.models import (
     StrategyVersion,
 )
 from recobro.storage.transactions import TransactionConflict, Write, commit
+from recobro.strategies.builtin import built_in, built_in_text
 from recobro.strategies.engine import ClaimFacts, InstallmentFacts
 from recobro.strategies.parser import StrategyInvalid, parse_strategy
 from recobro.strategies.schema import CHANNELS, NAME_PATTERN, SEGMENT_PATTERN, Strategy
@@ -40,17 +40,6 @@ BUILT_IN_VERSION = 0
 DEFAULT_SEGMENT = "default"
 ASSIGNMENTS_KEY = "#assignments"
 MAX_RULES = 100
-DEFAULT_FILE = Path(__file__).with_name("default.yaml")
-
-
-@functools.lru_cache(maxsize=1)
-def built_in_text() -> str:
-    return DEFAULT_FILE.read_text(encoding="utf-8")
-
-
-@functools.lru_cache(maxsize=1)
-def built_in() -> Strategy:
-    return parse_strategy(built_in_text())
 
 
 def _version_key(name: str, version: int) -> str:
@@ -421,8 +410,9 @@ def channels_of(debtor: Debtor | None) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(c for c in CHANNELS if c in reachable and c not in opted_out), opted_out
 
 
-def facts_for(claim: Claim, debtor: Debtor | None) -> ClaimFacts:
-    """What the strategy engine needs to know about a claim (the planner will call this too)."""
+def facts_for(claim: Claim, debtor: Debtor | None, opened: bool = False, clicked: bool = False) -> ClaimFacts:
+    """What the strategy engine needs to know about a claim (the planner will call this too);
+    `opened` and `clicked` come from recobro.optimise.stats.last_message_engagement."""
     from recobro.claims.promises import state_of  # promises imports claims.service, which imports us
 
     available, opted_out = channels_of(debtor)
@@ -440,6 +430,8 @@ def facts_for(claim: Claim, debtor: Debtor | None) -> ClaimFacts:
         locale=debtor.locale if debtor else "en",
         channels_available=available,
         opted_out_channels=opted_out,
+        last_message_opened=opened,
+        last_message_clicked=clicked,
         promise_state=promise or "none",
         promise_due=date.fromisoformat(claim.promise.due_date) if promise == "active" and claim.promise else None,
         plan_active=claim.plan is not None and claim.plan.status == "active",
