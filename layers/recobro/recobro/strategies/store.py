@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -256,6 +257,7 @@ def save_strategy(merchant_id: str, name: str, text: str) -> tuple[StoredStrateg
             )
         except TransactionConflict:
             continue  # another save won this version number: look again
+        forget_enrolment(merchant_id)
         return _stored(version), True
     raise ValidationFailed("The strategy is being saved by another request; try again.", field="yaml")
 
@@ -326,8 +328,30 @@ def put_assignments(merchant_id: str, body: AssignmentsIn) -> dict[str, Any]:
             commit([Write(item)])  # conditional on its version attribute
         except TransactionConflict:
             continue
-        return assignments_view(item)
+        forget_enrolment(merchant_id)
+    return assignments_view(item)
     raise ValidationFailed("The rules are being changed by another request; try again.")
+
+
+ENROLMENT_CACHE_SECONDS = 60.0
+_enrolment_cache: dict[str, tuple[float, tuple[StrategyAssignments | None, StrategyPointer | None]]] = {}
+
+
+def _cached_rules_and_default(merchant_id: str) -> tuple[StrategyAssignments | None, StrategyPointer | None]:
+    """The rules and default pointer, reread at most once a minute per container: creating many
+    claims (bulk) costs no extra request per claim. A change takes effect here at once (see
+    forget_enrolment) and in other containers within a minute."""
+    now = time.monotonic()
+    cached = _enrolment_cache.get(merchant_id)
+    if cached is not None and now - cached[0] < ENROLMENT_CACHE_SECONDS:
+        return cached[1]
+    value = _rules_and_default(merchant_id)
+    _enrolment_cache[merchant_id] = (now, value)
+    return value
+
+
+def forget_enrolment(merchant_id: str) -> None:
+    _enrolment_cache.pop(merchant_id, None)
 
 
 def _rules_and_default(merchant_id: str) -> tuple[StrategyAssignments | None, StrategyPointer | None]:
@@ -360,7 +384,7 @@ def _client() -> Any:
 
 def enrolment(merchant_id: str, segment: str) -> tuple[str, int]:
     """(strategy, version) a new claim of `segment` enrols under; usually one request."""
-    item, default_pointer = _rules_and_default(merchant_id)
+    item, default_pointer = _cached_rules_and_default(merchant_id)
     name = item.default_strategy if item else DEFAULT_NAME
     for rule in json.loads(item.rules) if item else []:
         if rule["segment"] == segment:
