@@ -1,16 +1,23 @@
-"""A claim's timeline: its events and its messages, merged in time order, in plain words."""
+"""A claim's timeline: its events and its messages, merged in time order, in plain words.
+
+Each message slot contributes one entry per decision in its log (planned, deferred, blocked,
+skipped, sent, failed), with the guardrail's rule in plain words and the debtor's local time.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
-from recobro import events
+from recobro import events, guardrails
 from recobro.claims.service import get_claim
 from recobro.reminders.schedule import utc_iso_micro
-from recobro.storage.models import Message, claim_ref
+from recobro.storage.models import DecisionMap, Message, claim_ref
 
 
 class TimelineEntry(BaseModel):
@@ -76,30 +83,88 @@ def _summary(event: events.Event) -> str:
     return words.get(event.type, lambda: event.type)()
 
 
-def _message_entries(message: Message) -> TimelineEntry:
+SKIP_WORDS = {
+    "installment_paid": "the installment is paid",
+    "no_email": "the debtor has no email address",
+    "claim_not_found": "the claim or its debtor no longer exists",
+}
+
+
+def _local(moment: datetime, since: datetime, timezone: str) -> str:
+    """'08:30 Europe/Madrid', with the local date when it is not the day of `since`."""
+    zone = ZoneInfo(timezone)
+    local = moment.astimezone(zone)
+    when = local.strftime("%H:%M")
+    if local.date() != since.astimezone(zone).date():
+        when += f" on {local.date().isoformat()}"
+    return f"{when} {timezone}"
+
+
+def _rule_words(rule: str | None, channel: str) -> str:
+    if rule == "opted_out":
+        return f"the debtor opted out of {channel}"
+    if rule in guardrails.RULE_WORDS:
+        return guardrails.RULE_WORDS[rule]
+    return SKIP_WORDS.get(rule or "", rule or "no reason given")
+
+
+def _decision_summary(name: str, outcome: str, decision: DecisionMap, channel: str, timezone: str) -> str:
+    rule, until = decision.rule, decision.until
+    if outcome == "planned":
+        return f"{name} planned" + (f" for {_local(until, decision.at, timezone)}" if until else "")
+    if outcome == "deferred":
+        return f"{name} deferred to {_local(until or decision.at, decision.at, timezone)}: {_rule_words(rule, channel)}"
+    if outcome == "blocked":
+        return f"{name} blocked: {_rule_words(rule, channel)}"
+    if outcome == "skipped":
+        return f"{name} not sent: {_rule_words(rule, channel)}"
+    if outcome == "sent":
+        return f"{name} sent by {channel}"
+    if outcome == "failed":
+        return f"{name} failed to send by {channel}; it is tried again"
+    return f"{name}: {outcome}"
+
+
+def _message_entries(message: Message, timezone: str) -> list[TimelineEntry]:
+    """One entry per decision on the message slot (its log), in plain words."""
     step = message.message_id.split("#")[-1]
     installment = int(message.message_id.split("#")[1])
-    if message.status == "sent":
-        summary = f"Reminder {step} for installment {installment} sent by {message.channel}"
-    elif message.status == "skipped":
-        summary = f"Reminder {step} for installment {installment} not sent: {message.reason}"
-    else:
-        summary = f"Reminder {step} for installment {installment}: {message.status}"
-    at = message.sent_at or message.created_at
-    return TimelineEntry(
-        at=utc_iso_micro(at),
-        type=f"message.{message.status}",
-        summary=summary,
-        data={"channel": message.channel, "step": step, "installment": installment, "reason": message.reason},
-    )
+    name = f"Reminder {step} for installment {installment}"
+    data: dict[str, Any] = {"channel": message.channel, "step": step, "installment": installment}
+    if message.variant is not None:
+        data["variant"] = message.variant
+    if message.probabilities is not None:
+        data["probabilities"] = json.loads(message.probabilities)
+    log = list(message.decisions or [])
+    if not log:  # written before the decision log existed
+        at = message.sent_at or message.created_at
+        log = [DecisionMap(at=at, outcome=message.status, rule=message.reason)]  # type: ignore[no-untyped-call]
+    entries = []
+    for n, decision in enumerate(log):
+        outcome = str(decision.outcome)
+        if outcome == "sending" and n < len(log) - 1:
+            continue  # a step on the way to sent or failed
+        extra = {"reason": decision.rule, "rule": decision.rule}
+        if decision.until is not None:
+            extra["until"] = utc_iso_micro(decision.until)
+        entries.append(
+            TimelineEntry(
+                at=utc_iso_micro(decision.at),
+                type=f"message.{outcome}",
+                summary=_decision_summary(name, outcome, decision, str(message.channel), timezone),
+                data={**data, **extra},
+            )
+        )
+    return entries
 
 
 def claim_timeline(merchant_id: str, claim_id: str) -> dict[str, Any]:
-    get_claim(merchant_id, claim_id)
+    claim = get_claim(merchant_id, claim_id)
     entries = [
         TimelineEntry(at=utc_iso_micro(e.created_at), type=e.type, summary=_summary(e), data=e.data)
         for e in events.timeline(merchant_id, claim_id)
     ]
-    entries += [_message_entries(m) for m in Message.query(claim_ref(merchant_id, claim_id))]
+    for message in Message.query(claim_ref(merchant_id, claim_id)):
+        entries += _message_entries(message, str(claim.timezone))
     entries.sort(key=lambda entry: entry.at)
     return Timeline(claim_id=claim_id, data=entries).model_dump(mode="json")

@@ -13,6 +13,8 @@ class ReminderJob(BaseModel):
     installment: int = Field(ge=1)
     step: str = Field(min_length=1, max_length=40)
     planned_for: str  # the UTC instant the step fell due
+    # Lets the sender read the claim and its debtor in one request; None in jobs planned before.
+    debtor_id: str | None = Field(default=None, min_length=1, max_length=128)
 
     @property
     def message_id(self) -> str:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from recobro import guardrails
+
 # (step name, days after the due date)
 REMINDER_STEPS: tuple[tuple[str, int], ...] = (
     ("overdue_1", 1),
@@ -22,9 +24,9 @@ REMINDER_STEPS: tuple[tuple[str, int], ...] = (
 )
 SEND_AT_LOCAL = time(9, 0)
 # Nobody is contacted outside these local hours; a reminder that falls due outside them waits
-# for DEFERRED_SEND_AT_LOCAL (issue #6 makes the window a per-merchant setting).
-CONTACT_WINDOW = (time(8, 0), time(21, 0))
-DEFERRED_SEND_AT_LOCAL = time(8, 30)
+# for DEFERRED_SEND_AT_LOCAL. recobro.guardrails owns these rules (and each merchant's narrower ones).
+CONTACT_WINDOW = (guardrails.EARLIEST_CONTACT, guardrails.LATEST_CONTACT)
+DEFERRED_SEND_AT_LOCAL = guardrails.DEFERRED_SEND_AT
 ACTION_SHARDS = 16
 
 
@@ -76,14 +78,9 @@ def local_moment(day: date, timezone: str) -> datetime:
 
 
 def next_contact_moment(now: datetime, timezone: str) -> datetime:
-    """`now` if it is inside the debtor's contact window, else the next deferred send time."""
-    zone = ZoneInfo(timezone)
-    local = now.astimezone(zone)
-    opens, closes = CONTACT_WINDOW
-    if opens <= local.time() < closes:
-        return now
-    day = local.date() if local.time() < opens else local.date() + timedelta(days=1)
-    return datetime.combine(day, DEFERRED_SEND_AT_LOCAL, tzinfo=zone).astimezone(UTC)
+    """`now` if it is inside the default contact window in the debtor's zone, else the next
+    deferred send time (DST-safe; the planner narrows it further per merchant)."""
+    return guardrails.next_window_instant(now, timezone) or now
 
 
 def candidate_actions(installments: Iterable[InstallmentDue], timezone: str) -> list[ReminderAction]:

@@ -222,6 +222,9 @@ class Claim(Model):
     segment = UnicodeAttribute(null=True)
     strategy = UnicodeAttribute(null=True)
     strategy_version = NumberAttribute(null=True)
+    # Guardrails (recobro.guardrails): message id -> ISO UTC instant of each contact in the last
+    # 168 hours, any channel; the sender rewrites it (pruned) when it takes a message slot.
+    recent_contacts = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
     version = VersionAttribute()
     by_next_action = ClaimsByNextAction()
     by_merchant_created = ClaimsByMerchantCreated()
@@ -283,6 +286,15 @@ class Debtor(Model):
         return super().serialize(null_check)
 
 
+class DecisionMap(MapAttribute[str, Any]):
+    """One entry of a message slot's decision log (docs/adr/0011-guardrails-and-decisions.md)."""
+
+    at = UTCDateTimeAttribute()
+    outcome = UnicodeAttribute()  # planned | deferred | blocked | skipped | sending | sent | failed
+    rule = UnicodeAttribute(null=True)  # the guardrail or reason behind a deferral, block or skip
+    until = UTCDateTimeAttribute(null=True)  # deferred: when it is tried again
+
+
 class Message(Model):
     """One reminder on one channel; its key makes (claim, installment, step) send at most once."""
 
@@ -292,8 +304,8 @@ class Message(Model):
     claim_ref = UnicodeAttribute(hash_key=True)  # "<merchant_id>#<claim_id>"
     message_id = UnicodeAttribute(range_key=True)  # "msg#<installment:03d>#<step>"
     channel = UnicodeAttribute()
-    status = UnicodeAttribute()  # sending | sent | skipped | failed
-    reason = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()  # planned | deferred | blocked | skipped | sending | sent | failed
+    reason = UnicodeAttribute(null=True)  # the rule behind the latest deferral, block or skip
     template = UnicodeAttribute(null=True)
     locale = UnicodeAttribute(null=True)
     provider_message_id = UnicodeAttribute(null=True)
@@ -312,6 +324,11 @@ class Message(Model):
     click_count = NumberAttribute(null=True)
     rewarded_at = UTCDateTimeAttribute(null=True)  # set once: a message earns at most one reward
     reward_kind = UnicodeAttribute(null=True)  # click | payment
+    # Decision log (recobro.reminders.decisions; ADR 0011): every decision on this slot, oldest first.
+    status_at = UTCDateTimeAttribute(null=True)  # when status last changed (a stale "sending" is taken over)
+    deferred_until = UTCDateTimeAttribute(null=True)
+    decisions = ListAttribute(of=DecisionMap, null=True)
+    probabilities = UnicodeAttribute(null=True)  # JSON {variant: probability} the variant was chosen with
 
 
 class LedgerEntry(Model):
