@@ -91,13 +91,13 @@ SKIP_WORDS = {
 
 
 def _local(moment: datetime, since: datetime, timezone: str) -> str:
-    """'08:30 Europe/Madrid', with the local date when it is not the day of `since`."""
+    """'08:30 Europe/Madrid', and ' on 2026-10-03' when that is not the local day of `since`."""
     zone = ZoneInfo(timezone)
     local = moment.astimezone(zone)
-    when = local.strftime("%H:%M")
+    words = f"{local.strftime('%H:%M')} {timezone}"
     if local.date() != since.astimezone(zone).date():
-        when += f" on {local.date().isoformat()}"
-    return f"{when} {timezone}"
+        words += f" on {local.date().isoformat()}"
+    return words
 
 
 def _rule_words(rule: str | None, channel: str) -> str:

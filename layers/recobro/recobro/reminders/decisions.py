@@ -23,7 +23,7 @@ from recobro import config, guardrails
 from recobro.channels.email import Email
 from recobro.claims.promises import state_of
 from recobro.guardrails import ClaimState, Decision, MerchantRules, ProposedContact
-from recobro.reminders.schedule import parse_utc_iso, utc_iso
+from recobro.reminders.schedule import parse_utc_iso, utc_iso_micro
 from recobro.storage.models import Claim, Debtor, DecisionMap, Merchant, Message
 
 MESSAGE_RETENTION = timedelta(days=730)
@@ -59,7 +59,7 @@ def contacts_after(claim: Claim, message_id: str, now: datetime) -> dict[str, st
     """The claim's rolling contact list once `message_id` is sent at `now`: older ones dropped."""
     kept = {key: at for key, at in recent_contacts(claim).items() if at > now - guardrails.CAP_PERIOD}
     kept[message_id] = now
-    return {key: utc_iso(at) for key, at in kept.items()}
+    return {key: utc_iso_micro(at) for key, at in kept.items()}
 
 
 def decide(

@@ -87,7 +87,9 @@ def _advance(claim: Claim, now: datetime) -> bool:
     try:
         commit(
             [
-                Write(claim, condition=Claim.next_action_at == seen, actions=actions),
+                # Only next_action_at guards this: the sender's own write to the claim (a job of
+                # this run may already be sending) must not undo the planner's step.
+                Write(claim, condition=Claim.next_action_at == seen, actions=actions, add_version_condition=False),
                 Write(_slot(claim), actions=decisions.planned_actions(now, reminded)),
             ]
         )

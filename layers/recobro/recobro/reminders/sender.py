@@ -177,15 +177,16 @@ def send_reminder(job: ReminderJob) -> dict[str, Any]:
 
 def _attempt(job: ReminderJob) -> dict[str, Any]:
     claim, debtor, merchant = _load(job)
+    now = clock.now()
+    if claim is not None and debtor is not None:
+        decision = decisions.decide(claim, debtor, merchant, CHANNEL, now, ignore=job.message_id)
+        if decision.outcome == "blocked":
+            recorded = _record(job, "blocked", decision.rule)
+            return {"status": "blocked" if recorded else "duplicate", "rule": decision.rule}
     reason = _skip_reason(job, claim, debtor)
     if reason is not None or claim is None or debtor is None:
         _record(job, "skipped", reason)
         return {"status": "skipped", "reason": reason}
-    now = clock.now()
-    decision = decisions.decide(claim, debtor, merchant, CHANNEL, now, ignore=job.message_id)
-    if decision.outcome == "blocked":
-        recorded = _record(job, "blocked", decision.rule)
-        return {"status": "blocked" if recorded else "duplicate", "rule": decision.rule}
     if decision.outcome == "deferred":
         status = _defer(job, claim, decision)
         return {"status": status, "rule": decision.rule, "until": utc_iso(decision.at or now)}
@@ -208,12 +209,13 @@ def _attempt(job: ReminderJob) -> dict[str, Any]:
             actions=decisions.log_actions("failed", clock.now(), CHANNEL)
         )
         raise
-    sent_at = clock.now()
+    # The contact's instant is the one the guardrails allowed and the claim's contact list holds,
+    # so the weekly cap counts exactly the times the timeline shows.
     Message(claim_ref=ref, message_id=job.message_id).update(
         actions=[
-            *decisions.log_actions("sent", sent_at, CHANNEL),
+            *decisions.log_actions("sent", now, CHANNEL),
             Message.provider_message_id.set(provider_id),
-            Message.sent_at.set(sent_at),
+            Message.sent_at.set(now),
             Message.locale.set(debtor.locale),
         ]
     )

@@ -23,6 +23,7 @@ class Write:
     item: Model
     condition: Condition | None = None
     actions: list[Any] = field(default_factory=list)
+    add_version_condition: bool = True  # False: an update guarded by `condition` alone
 
 
 class TransactionConflict(Exception):
@@ -55,7 +56,12 @@ def commit(writes: Sequence[Write]) -> None:
             with TransactWrite(connection=_connection()) as transaction:
                 for write in writes:
                     if write.actions:
-                        transaction.update(write.item, actions=write.actions, condition=write.condition)
+                        transaction.update(
+                            write.item,
+                            actions=write.actions,
+                            condition=write.condition,
+                            add_version_condition=write.add_version_condition,
+                        )
                     else:
                         transaction.save(write.item, condition=write.condition)
             return
