@@ -17,6 +17,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from recobro import guardrails
 from recobro.strategies.engine import ClaimFacts, InstallmentFacts, PlannedStep, plan_from
 from recobro.strategies.schema import CHANNELS, PROMISE_STATES, SCORE_BANDS, Strategy
 
@@ -62,31 +63,17 @@ def _next_opening(moment: datetime, timezone: str, rules: ContactRules) -> datet
 def guardrail_check(
     facts: ClaimFacts, channel: str, at: datetime, recent: Sequence[datetime], rules: ContactRules
 ) -> GuardVerdict:
-    """Whether a contact at `at` may happen then, later, or not at all (a stand-in for recobro.guardrails)."""
-    local_day = at.astimezone(ZoneInfo(facts.timezone)).date()
-    if facts.status in ("paid", "cancelled", "written_off"):
-        return GuardVerdict("blocked", f"claim_{facts.status}", f"the claim is {facts.status.replace('_', ' ')}")
-    if facts.status in _HOLDS:
-        return GuardVerdict("blocked", "claim_on_hold", f"the claim is {_HOLDS[facts.status]}")
-    if facts.promise_due is not None and local_day <= facts.promise_due:
-        return GuardVerdict("blocked", "promise_active", "the debtor promised to pay and the promise has not expired")
-    if facts.plan_active:
-        return GuardVerdict("blocked", "plan_active", "an installment plan is collecting the claim")
-    if channel in facts.opted_out_channels:
-        return GuardVerdict("blocked", "opted_out", f"the debtor opted out of {channel}")
-    moment, rule = at, None
-    for _ in range(len(recent) + 3):
-        opening = _next_opening(moment, facts.timezone, rules)
-        if opening != moment:
-            rule, moment = rule or "outside_window", opening
-        counted = sorted(c for c in recent if moment - c < _WEEK)
-        if len(counted) < rules.max_contacts_per_week:
-            break
-        rule, moment = rule or "weekly_cap", counted[len(counted) - rules.max_contacts_per_week] + _WEEK
-    words = {"outside_window": "outside contact hours", "weekly_cap": "the weekly contact limit was reached"}
-    if rule is None:
-        return GuardVerdict("allowed", at=at)
-    return GuardVerdict("deferred", rule, words[rule], moment)
+    """Whether a contact at `at` may happen then, later, or not at all: recobro.guardrails decides,
+    exactly as the planner and the sender do."""
+    decision = guardrails.evaluate(
+        guardrails.ClaimState(facts.status, facts.promise_due, facts.plan_active),
+        guardrails.ProposedContact(channel, facts.timezone, frozenset(facts.opted_out_channels), tuple(recent)),
+        guardrails.MerchantRules(
+            rules.window_start, rules.window_end, rules.deferred_send_at, rules.max_contacts_per_week
+        ),
+        at,
+    )
+    return GuardVerdict(decision.outcome, decision.rule, decision.words() if decision.rule else None, decision.at)
 
 
 # ---------------------------------------------------------------- simulation
