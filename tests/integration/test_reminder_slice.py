@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date, timedelta
 
 from recobro import clock
@@ -182,3 +183,24 @@ def test_a_failure_while_preparing_a_reminder_leaves_it_to_be_retried(
     stack.fire_planner()
     stack.drain()
     assert len(stack.outbox(claim["id"])) == 1
+
+
+def test_a_reminder_carries_one_click_unsubscribe_headers_and_link(stack: Stack, merchant: MerchantClient):
+    from tests.integration.test_channels import _raw_email_headers
+
+    address = f"lucia-{uuid.uuid4().hex[:8]}@example.com"
+    claim = merchant.call("POST", "/v1/claims", claim_body(email=address)).json()
+    stack.fire_planner()
+    stack.drain()
+    headers = _raw_email_headers(stack, address)
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = headers["List-Unsubscribe"].strip("<>")
+    assert link.startswith(stack.urls["pages"] + "/u/")
+    (email,) = stack.outbox(claim["id"])
+    assert link in email["links"]  # the same link is in the text for people
+    done = request(
+        "POST", link, body="List-Unsubscribe=One-Click", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert done.status == 200
+    debtor = merchant.call("GET", f"/v1/debtors/{claim['debtor']['id']}").json()
+    assert debtor["opted_out_channels"] == ["email"]

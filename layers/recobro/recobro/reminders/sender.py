@@ -21,7 +21,7 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
-from recobro import clock, config, guardrails, links
+from recobro import clock, config, guardrails, links, unsubscribe
 from recobro.channels import email as email_channel
 from recobro.claims.service import amount_due
 from recobro.guardrails import Decision
@@ -155,6 +155,7 @@ def _compose(
         "payment_url": links.payment_url(
             config.pages_base_url(), claim.merchant_id, claim.claim_id, link_version, claim.debtor_id
         ),
+        "unsubscribe_url": unsubscribe.url(claim.merchant_id, claim.debtor_id, "email", claim.claim_id),
     }
     return email_channel.Email(
         to=str(debtor.email),
@@ -162,7 +163,11 @@ def _compose(
         text=render("email/reminder.txt.j2", debtor.locale, **context),
         html=render("email/reminder.html.j2", debtor.locale, **context),
         from_name=merchant_name,
-        headers={"X-Recobro-Claim-Id": claim.claim_id, "X-Recobro-Message-Id": job.message_id},
+        headers={
+            "X-Recobro-Claim-Id": claim.claim_id,
+            "X-Recobro-Message-Id": job.message_id,
+            **email_channel.unsubscribe_headers(str(context["unsubscribe_url"])),
+        },
     )
 
 
