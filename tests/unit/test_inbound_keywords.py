@@ -10,6 +10,7 @@ import unicodedata
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from recobro.errors import ValidationFailed
 from recobro.inbound import keywords, requests
 
 EXPECTED = {
@@ -89,7 +90,7 @@ def test_the_twilio_like_form():
 
 
 def test_an_sms_without_sender_is_refused():
-    with pytest.raises(requests.BadInbound):
+    with pytest.raises(ValidationFailed):
         requests.sms_message(json.dumps({"messageBody": "hola"}), "application/json")
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from recobro.errors import RecobroError
+from recobro.errors import RecobroError, ValidationFailed
 from recobro.secret_store import read_secret
 
 MAX_TEXT = 1600
@@ -28,11 +28,6 @@ MAX_TEXT = 1600
 class InvalidSignature(RecobroError):
     status = 401
     code = "invalid_signature"
-
-
-class BadInbound(RecobroError):
-    status = 400
-    code = "validation_error"
 
 
 @dataclass(frozen=True)
@@ -88,16 +83,16 @@ def sms_message(body: str, content_type: str | None) -> InboundMessage:
         try:
             data = json.loads(body)
         except ValueError:
-            raise BadInbound("The body is neither JSON nor a form.") from None
+            raise ValidationFailed("The body is neither JSON nor a form.") from None
         if not isinstance(data, dict):
-            raise BadInbound("The body must be a JSON object.")
+            raise ValidationFailed("The body must be a JSON object.")
         sender = data.get("originationNumber", data.get("from"))
         text = data.get("messageBody", data.get("text"))
         provider_id = data.get("inboundMessageId", data.get("id"))
     if not isinstance(sender, str) or not sender.strip():
-        raise BadInbound("The sender's number is missing.", field="from")
+        raise ValidationFailed("The sender's number is missing.", field="from")
     if not isinstance(text, str):
-        raise BadInbound("The message text is missing.", field="text")
+        raise ValidationFailed("The message text is missing.", field="text")
     return InboundMessage("sms", sender.strip(), _text(text), str(provider_id) if provider_id else None)
 
 
@@ -119,9 +114,9 @@ def whatsapp_messages(body: str) -> list[InboundMessage]:
     try:
         data = json.loads(body)
     except ValueError:
-        raise BadInbound("The body is not JSON.") from None
+        raise ValidationFailed("The body is not JSON.") from None
     if not isinstance(data, dict) or data.get("object") != "whatsapp_business_account":
-        raise BadInbound("Not a WhatsApp Business Account webhook.")
+        raise ValidationFailed("Not a WhatsApp Business Account webhook.")
     found: list[InboundMessage] = []
     for entry in data.get("entry") or []:
         for change in (entry or {}).get("changes") or []:
