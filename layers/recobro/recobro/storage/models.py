@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -225,6 +226,12 @@ class Claim(Model):
     # Guardrails (recobro.guardrails): message id -> ISO UTC instant of each contact in the last
     # 168 hours, any channel; the sender rewrites it (pruned) when it takes a message slot.
     recent_contacts = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
+    # Engagement with the claim's latest sent message, for strategy conditions without a Message
+    # query: the sender sets last_message_id (and clears the flags); tracking sets a flag only
+    # while its message is still the latest.
+    last_message_id = UnicodeAttribute(null=True)
+    last_message_opened = BooleanAttribute(null=True)
+    last_message_clicked = BooleanAttribute(null=True)
     version = VersionAttribute()
     by_next_action = ClaimsByNextAction()
     by_merchant_created = ClaimsByMerchantCreated()

@@ -13,7 +13,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from recobro import clock
-from recobro.optimise.stats import last_message_engagement
 from recobro.reminders.schedule import DEFERRED_SEND_AT_LOCAL
 from recobro.storage.models import Claim, Debtor, Merchant
 from recobro.strategies import store
@@ -197,18 +196,12 @@ def _merchant(merchant_id: str) -> Merchant | None:
 
 
 def _own_claims(merchant_id: str, count: int) -> list[Any]:
-    """The merchant's newest claims with their facts: one Query for the claims, one BatchGetItem for
-    their debtors, and one Query per claim for the engagement with its last message."""
+    """The merchant's newest claims with their facts: one Query for the claims and one BatchGetItem
+    for their debtors (engagement with the last message is kept on the claim)."""
     claims = list(Claim.by_merchant_created.query(merchant_id, scan_index_forward=False, limit=count))[:count]
     keys = {(merchant_id, c.debtor_id) for c in claims}
     debtors = {d.debtor_id: d for d in Debtor.batch_get(list(keys))} if keys else {}
-    facts = []
-    for claim in claims:
-        seen = last_message_engagement(merchant_id, claim.claim_id)
-        facts.append(
-            store.facts_for(claim, debtors.get(claim.debtor_id), seen.last_message_opened, seen.last_message_clicked)
-        )
-    return facts
+    return [store.facts_for(claim, debtors.get(claim.debtor_id)) for claim in claims]
 
 
 def simulate_strategy(merchant_id: str, name: str, body: SimulateIn) -> dict[str, Any]:

@@ -434,9 +434,9 @@ def channels_of(debtor: Debtor | None) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(c for c in CHANNELS if c in reachable and c not in opted_out), opted_out
 
 
-def facts_for(claim: Claim, debtor: Debtor | None, opened: bool = False, clicked: bool = False) -> ClaimFacts:
-    """What the strategy engine needs to know about a claim (the planner will call this too);
-    `opened` and `clicked` come from recobro.optimise.stats.last_message_engagement."""
+def facts_for(claim: Claim, debtor: Debtor | None) -> ClaimFacts:
+    """What the strategy engine needs to know about a claim: all of it on the claim and debtor
+    items the sender reads anyway (engagement with the latest message is kept on the claim)."""
     from recobro.claims.promises import state_of  # promises imports claims.service, which imports us
 
     available, opted_out = channels_of(debtor)
@@ -454,8 +454,8 @@ def facts_for(claim: Claim, debtor: Debtor | None, opened: bool = False, clicked
         locale=debtor.locale if debtor else "en",
         channels_available=available,
         opted_out_channels=opted_out,
-        last_message_opened=opened,
-        last_message_clicked=clicked,
+        last_message_opened=bool(claim.last_message_opened),
+        last_message_clicked=bool(claim.last_message_clicked),
         promise_state=promise or "none",
         promise_due=date.fromisoformat(claim.promise.due_date) if promise == "active" and claim.promise else None,
         plan_active=claim.plan is not None and claim.plan.status == "active",
