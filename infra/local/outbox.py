@@ -51,12 +51,40 @@ class OutboxItem:
 
 
 def links_in(text: str) -> list[str]:
+    """The links a message shows; after each tracked click link, the payment page it leads to
+    (read from the signed token, so reading the outbox records no click)."""
     found: list[str] = []
     for match in URL_PATTERN.findall(text or ""):
         url = match.rstrip(".,;:!?")
-        if url not in found:
-            found.append(url)
+        for link in (url, *_click_target(url)):
+            if link not in found:
+                found.append(link)
     return found
+
+
+def _click_token(url: str) -> Any:
+    from recobro.optimise import tracking
+
+    if "/t/c/" not in url:
+        return None
+    try:
+        return tracking.verify(url.rsplit("/t/c/", 1)[1], "c")
+    except RuntimeError:  # no link secret in this process: not the stack's link
+        return None
+
+
+def _click_target(url: str) -> list[str]:
+    token = _click_token(url)
+    return [token.payment_url()] if token is not None else []
+
+
+def message_of(links: list[str]) -> tuple[str | None, str | None]:
+    """(claim id, message id) named by the first tracked click link: how an SMS finds its claim."""
+    for url in links:
+        token = _click_token(url)
+        if token is not None:
+            return token.claim_id, token.message_id
+    return None, None
 
 
 def _parts(message: EmailMessage) -> tuple[str, str | None]:
@@ -169,6 +197,8 @@ class Outbox:
     def _sms_entry(self, sms: dict[str, Any], sequence: int) -> tuple[datetime, int, OutboxItem]:
         when = self._seen(f"sms:{sms.get('message_id')}")
         text = str(sms.get("message") or "")
+        links = links_in(text)
+        claim_id, message_id = message_of(links)
         item = OutboxItem(
             channel="sms",
             id=str(sms.get("message_id")),
@@ -176,9 +206,9 @@ class Outbox:
             subject=None,
             text=text,
             html=None,
-            links=links_in(text),
-            claim_id=None,
-            message_id=None,
+            links=links,
+            claim_id=claim_id,
+            message_id=message_id,
             time=when.isoformat(),
         )
         return when, sequence, item

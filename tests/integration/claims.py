@@ -21,7 +21,8 @@ def claim_body(
     today = date.today()
     if due is None:
         count = len(amounts) if amounts else 2
-        due = [today - timedelta(days=3) + timedelta(days=31 * n) for n in range(count)]
+        # Two days overdue: the default strategy's +1 email is then the latest step due, whatever the hour.
+        due = [today - timedelta(days=2) + timedelta(days=31 * n) for n in range(count)]
     amounts = amounts or [2500] * len(due)
     return {
         "external_id": external_id or f"order-{uuid.uuid4().hex[:10]}",

@@ -109,7 +109,7 @@ def test_a_whatsapp_reminder_is_recorded_in_the_cloud_api_format_and_shown_in_th
     claim = _claim(merchant, locale="pt-BR", timezone="America/Sao_Paulo", currency="BRL")
     phone = claim["debtor"]["phone"]
     variables = texts.variables(_facts(claim, "whatsapp", "pt-BR"))
-    callback = whatsapp.callback_data(claim["id"], "msg#001#overdue_1")
+    callback = whatsapp.callback_data(claim["id"], "msg#001#d+1.email")
     wamid = whatsapp.send(whatsapp.reminder_message(phone, "pt-BR", variables, callback=callback))
     assert wamid.startswith("wamid.")
 
@@ -126,7 +126,7 @@ def test_a_whatsapp_reminder_is_recorded_in_the_cloud_api_format_and_shown_in_th
 
     (item,) = [i for i in stack.outbox(claim["id"]) if i["channel"] == "whatsapp"]
     assert item["id"] == wamid and item["recipient"] == phone
-    assert item["message_id"] == "msg#001#overdue_1"
+    assert item["message_id"] == "msg#001#d+1.email"
     assert item["text"].startswith("Olá Lucía, aqui é a Tienda Demo")
     assert "Responda SAIR" in item["text"] and item["links"] == [claim["payment_url"]]
     assert "WhatsApp" in stack.control("GET", "/outbox").text

@@ -45,7 +45,7 @@ def _reminders(stack: Stack, claim_id: str) -> list[dict[str, Any]]:
     return [m for m in stack.outbox(claim_id) if str(m.get("message_id") or "").startswith("msg#")]
 
 
-def _enqueue(merchant: MerchantClient, claim: dict[str, Any], step: str = "overdue_1", installment: int = 1) -> None:
+def _enqueue(merchant: MerchantClient, claim: dict[str, Any], step: str = "d+1.email", installment: int = 1) -> None:
     """A job exactly as the planner makes it, on the real queue."""
     job = ReminderJob(
         merchant_id=merchant.merchant_id,
@@ -81,7 +81,7 @@ def test_a_reminder_reaching_the_sender_at_night_goes_out_at_half_past_eight_loc
     assert _reminders(stack, claim["id"]) == []
     (deferred,) = _messages(_timeline(merchant, claim["id"]), "deferred")
     assert deferred["summary"] == (
-        f"Reminder overdue_1 for installment 1 deferred to 08:30 {zone} on {morning.astimezone(ZoneInfo(zone)).date()}:"
+        f"Reminder d+1.email for installment 1 deferred to 08:30 {zone} on {morning.astimezone(ZoneInfo(zone)).date()}:"
         " outside contact hours"
     )
     assert deferred["data"]["rule"] == "outside_window"
@@ -129,7 +129,7 @@ def test_a_claim_paid_between_planning_and_sending_is_not_sent(stack: Stack, mer
     stack.drain()
     assert _reminders(stack, claim["id"]) == []
     (blocked,) = _messages(_timeline(merchant, claim["id"]), "blocked")
-    assert blocked["summary"] == "Reminder overdue_1 for installment 1 blocked: the claim is paid"
+    assert blocked["summary"] == "Reminder d+1.email for installment 1 blocked: the claim is paid"
     assert blocked["data"]["rule"] == "claim_paid"
 
 
@@ -142,10 +142,10 @@ def test_an_opted_out_channel_is_blocked_with_its_rule_on_the_timeline(stack: St
     assert _reminders(stack, claim["id"]) == []
     entries = _timeline(merchant, claim["id"])
     (blocked,) = _messages(entries, "blocked")
-    assert blocked["summary"] == "Reminder overdue_1 for installment 1 blocked: the debtor opted out of email"
+    assert blocked["summary"] == "Reminder d+1.email for installment 1 blocked: the debtor opted out of email"
     assert blocked["data"]["rule"] == "opted_out"
     (planned,) = _messages(entries, "planned")  # the decision log has the planning too
-    assert planned["summary"].startswith("Reminder overdue_1 for installment 1 planned for ")
+    assert planned["summary"].startswith("Reminder d+1.email for installment 1 planned for ")
 
 
 def test_the_weekly_cap_holds_with_many_due_steps(stack: Stack, merchant: MerchantClient):

@@ -60,7 +60,7 @@ def test_an_overdue_installment_becomes_exactly_one_spanish_email(stack: Stack, 
 
 def test_an_english_debtor_reads_english(stack: Stack, merchant: MerchantClient):
     today = date.today()
-    claim = _create(merchant, due=[today - timedelta(days=5)], amounts=[1999], locale="en-GB", timezone="Europe/London")
+    claim = _create(merchant, due=[today - timedelta(days=2)], amounts=[1999], locale="en-GB", timezone="Europe/London")
     stack.fire_planner()
     stack.drain()
     (email,) = stack.outbox(claim["id"])
@@ -133,7 +133,7 @@ def test_a_duplicated_job_sends_one_email(stack: Stack, merchant: MerchantClient
         merchant_id=merchant.merchant_id,
         claim_id=claim["id"],
         installment=1,
-        step="overdue_1",
+        step="d+1.email",
         planned_for=claim["next_reminder_at"],
     )
     sqs = boto3.client("sqs")
@@ -178,7 +178,7 @@ def test_a_failure_while_preparing_a_reminder_leaves_it_to_be_retried(
             raise RuntimeError("template store unavailable")
         return real_render(*args, **kwargs)
 
-    monkeypatch.setattr("recobro.reminders.sender.render", flaky_render)
+    monkeypatch.setattr("recobro.reminders.compose.render", flaky_render)
     claim = _create(merchant, due=[date.today() - timedelta(days=2)], amounts=[1300])
     stack.fire_planner()
     stack.drain()

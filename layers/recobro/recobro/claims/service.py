@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from recobro import clock, config, events, links
@@ -18,6 +18,7 @@ from recobro.errors import Conflict, NotFound
 from recobro.ids import debtor_id_for, new_id
 from recobro.reminders.schedule import (
     InstallmentDue,
+    ReminderAction,
     action_shard,
     local_moment,
     next_action,
@@ -112,6 +113,29 @@ def promise_pause_until(claim: Claim) -> datetime | None:
     return resume if resume > clock.now() else None
 
 
+def send_time_of(claim: Claim) -> time | None:
+    """The debtor's learned local send time, when tracking has learned one."""
+    if not claim.send_time:
+        return None
+    hours, minutes = str(claim.send_time).split(":")
+    return time(int(hours), int(minutes))
+
+
+def upcoming_reminder(
+    claim: Claim, now: datetime, reminded: datetime | None, paused_until: datetime | None = None
+) -> ReminderAction | None:
+    """The claim's next reminder under the strategy version it is collected with."""
+    return next_action(
+        installments_due(claim),
+        claim.timezone,
+        now,
+        reminded,
+        paused_until,
+        strategy=strategies.claim_strategy(claim),
+        send_time=send_time_of(claim),
+    )
+
+
 def schedule_next_reminder(claim: Claim) -> None:
     """Point the claim's time-index entry at its next reminder, or take it out of the index.
 
@@ -122,7 +146,7 @@ def schedule_next_reminder(claim: Claim) -> None:
     action = None
     plan_on_track = claim.plan is not None and claim.plan.status == "active"
     if claim.status in OPEN_STATUSES and not plan_on_track:
-        action = next_action(installments_due(claim), claim.timezone, clock.now(), reminded, promise_pause_until(claim))
+        action = upcoming_reminder(claim, clock.now(), reminded, promise_pause_until(claim))
     if action is None:
         claim.next_action = claim.next_action_at = claim.action_shard = None
     else:

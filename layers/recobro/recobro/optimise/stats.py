@@ -15,6 +15,8 @@ Reward (ADR 0014): a click within 3 days of the send (the tracking function) or 
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,6 +65,31 @@ def read_stats(merchant_id: str, step: str, segment: str) -> dict[str, ArmStats]
     }
 
 
+# The sender reads a step's arms at most once a minute per container: rewards arrive days after
+# their sends, so a minute-old posterior chooses as well as a fresh one, and a reminder costs no
+# Query. Choices within the minute stay random (each message key seeds its own draw).
+STATS_CACHE_SECONDS = 60.0
+MAX_CACHED_BANDITS = 4096
+_stats_cache: dict[str, tuple[float, dict[str, ArmStats]]] = {}
+
+
+def cached_stats(merchant_id: str, step: str, segment: str) -> dict[str, ArmStats]:
+    key = stats_key(merchant_id, step, segment)
+    now = time.monotonic()
+    cached = _stats_cache.get(key)
+    if cached is not None and now - cached[0] < STATS_CACHE_SECONDS:
+        return cached[1]
+    if len(_stats_cache) >= MAX_CACHED_BANDITS:
+        _stats_cache.clear()
+    arms = read_stats(merchant_id, step, segment)
+    _stats_cache[key] = (now, arms)
+    return arms
+
+
+def forget_stats() -> None:
+    _stats_cache.clear()
+
+
 def choose_variant(
     merchant_id: str,
     step: str,
@@ -73,10 +100,53 @@ def choose_variant(
     message_key: str,
     holdout: float = bandit.HOLDOUT_SHARE,
     control: str | None = None,
+    cached: bool = False,
 ) -> Choice:
     """The sender's one call: read the arms, choose; the same message_key chooses the same again."""
-    stats = read_stats(merchant_id, step, segment) if len(variants) > 1 else {}
+    stats: dict[str, ArmStats] = {}
+    if len(variants) > 1:
+        stats = (cached_stats if cached else read_stats)(merchant_id, step, segment)
     return bandit.choose(variants, stats, bandit.rng_for(message_key), holdout, debtor_id=debtor_id, control=control)
+
+
+def send_writes(
+    merchant_id: str,
+    claim_id: str,
+    message_id: str,
+    *,
+    step: str,
+    segment: str,
+    choice: Choice,
+    debtor_id: str | None = None,
+    timezone: str | None = None,
+    message_actions: Sequence[Any] = (),
+) -> list[Write]:
+    """The two writes that count a send under its arm, for the caller's own transaction: the
+    Message item (which must exist and have no arm yet) gets variant, probabilities, stats key and
+    arm (plus `message_actions`), and the arm's `sends` grows by one."""
+    key = stats_key(merchant_id, step, segment)
+    actions: list[Any] = [
+        *message_actions,
+        Message.variant.set(choice.variant),
+        Message.probabilities.set(json.dumps(choice.probabilities, sort_keys=True)),
+        Message.stats_key.set(key),
+        Message.stats_arm.set(choice.arm),
+    ]
+    if debtor_id:
+        actions.append(Message.debtor_id.set(debtor_id))
+    if timezone:
+        actions.append(Message.timezone.set(timezone))
+    return [
+        Write(
+            Message(claim_ref=claim_ref(merchant_id, claim_id), message_id=message_id),
+            condition=Message.message_id.exists() & Message.stats_arm.does_not_exist(),
+            actions=actions,
+        ),
+        Write(
+            VariantStats(stats_key=key, variant=choice.arm),
+            actions=[VariantStats.sends.add(1), VariantStats.updated_at.set(clock.now())],
+        ),
+    ]
 
 
 def record_send(
@@ -92,35 +162,21 @@ def record_send(
 ) -> bool:
     """Count a sent message under its arm, once; write the arm on the message for its reward.
 
-    One transaction: the Message item (which must exist, e.g. after the sender reserved it) gets
-    variant, stats key and arm unless it has an arm already, and the arm's `sends` grows by one.
-    False when the message already had an arm (a repeated call) or does not exist.
+    One transaction (`send_writes`). False when the message already had an arm (a repeated call)
+    or does not exist.
     """
-    key = stats_key(merchant_id, step, segment)
-    now = clock.now()
-    message_actions: list[Any] = [
-        Message.variant.set(choice.variant),
-        Message.stats_key.set(key),
-        Message.stats_arm.set(choice.arm),
-    ]
-    if debtor_id:
-        message_actions.append(Message.debtor_id.set(debtor_id))
-    if timezone:
-        message_actions.append(Message.timezone.set(timezone))
+    writes = send_writes(
+        merchant_id,
+        claim_id,
+        message_id,
+        step=step,
+        segment=segment,
+        choice=choice,
+        debtor_id=debtor_id,
+        timezone=timezone,
+    )
     try:
-        commit(
-            [
-                Write(
-                    Message(claim_ref=claim_ref(merchant_id, claim_id), message_id=message_id),
-                    condition=Message.message_id.exists() & Message.stats_arm.does_not_exist(),
-                    actions=message_actions,
-                ),
-                Write(
-                    VariantStats(stats_key=key, variant=choice.arm),
-                    actions=[VariantStats.sends.add(1), VariantStats.updated_at.set(now)],
-                ),
-            ]
-        )
+        commit(writes)
     except TransactionConflict:
         return False
     return True

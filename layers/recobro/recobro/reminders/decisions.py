@@ -19,12 +19,12 @@ from typing import Any
 
 from pynamodb.expressions.condition import Condition
 
-from recobro import config, guardrails
-from recobro.channels.email import Email
+from recobro import guardrails
 from recobro.claims.promises import state_of
 from recobro.guardrails import ClaimState, Decision, MerchantRules, ProposedContact
 from recobro.reminders.schedule import parse_utc_iso, utc_iso_micro
 from recobro.storage.models import Claim, Debtor, DecisionMap, Merchant, Message
+from recobro.strategies.schema import CHANNELS
 
 MESSAGE_RETENTION = timedelta(days=730)
 STALE_SENDING = timedelta(minutes=3)  # the message-jobs queue's visibility timeout
@@ -96,13 +96,10 @@ def send_instant(claim: Claim, merchant: Merchant | None, at: datetime) -> datet
     return decision.at if decision.at is not None else at
 
 
-def email_carries_opt_out(email: Email) -> bool:
-    """A List-Unsubscribe header, or a link to the debtor's page (its opt-out form covers every
-    channel) in both parts of the email."""
-    if any(name.lower() == "list-unsubscribe" for name in email.headers):
-        return True
-    page = config.pages_base_url() + "/p/"
-    return page in email.text and page in email.html
+def channel_of_step(step_id: str) -> str:
+    """The channel a step id names ("d+3.sms" -> "sms"); email for steps older than strategies."""
+    channel = step_id.rsplit(".", 1)[-1]
+    return channel if channel in CHANNELS else "email"
 
 
 # ---------------------------------------------------------------- the decision log
@@ -113,7 +110,12 @@ def entry(outcome: str, at: datetime, rule: str | None = None, until: datetime |
 
 
 def log_actions(
-    outcome: str, now: datetime, channel: str, rule: str | None = None, until: datetime | None = None
+    outcome: str,
+    now: datetime,
+    channel: str,
+    rule: str | None = None,
+    until: datetime | None = None,
+    template: str | None = None,
 ) -> list[Any]:
     """Update actions that set the slot's status and append the decision to its log."""
     return [
@@ -121,7 +123,7 @@ def log_actions(
         Message.status_at.set(now),
         Message.reason.set(rule) if rule is not None else Message.reason.remove(),
         Message.channel.set(channel),
-        Message.template.set(Message.template | "reminder"),
+        Message.template.set(template if template is not None else Message.template | "reminder"),
         Message.created_at.set(Message.created_at | now),
         Message.expires_at.set(int((now + MESSAGE_RETENTION).timestamp())),
         Message.deferred_until.set(until) if until is not None else Message.deferred_until.remove(),
@@ -129,12 +131,12 @@ def log_actions(
     ]
 
 
-def planned_actions(now: datetime, planned_for: datetime) -> list[Any]:
+def planned_actions(now: datetime, planned_for: datetime, channel: str) -> list[Any]:
     """'planned' never replaces a later status: a job may run before its planning is recorded."""
     return [
         Message.status.set(Message.status | "planned"),
         Message.status_at.set(Message.status_at | now),
-        Message.channel.set(Message.channel | "email"),
+        Message.channel.set(Message.channel | channel),
         Message.template.set(Message.template | "reminder"),
         Message.created_at.set(Message.created_at | now),
         Message.expires_at.set(int((now + MESSAGE_RETENTION).timestamp())),

@@ -15,6 +15,9 @@ class ReminderJob(BaseModel):
     planned_for: str  # the UTC instant the step fell due
     # Lets the sender read the claim and its debtor in one request; None in jobs planned before.
     debtor_id: str | None = Field(default=None, min_length=1, max_length=128)
+    # The claim's reminded_through when the job was planned: steps after it and up to this one's
+    # instant are this job's backlog, of which the sender sends the latest whose conditions hold.
+    after: str | None = None
 
     @property
     def message_id(self) -> str:

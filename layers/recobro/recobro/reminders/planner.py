@@ -23,12 +23,12 @@ from typing import Any
 import boto3
 
 from recobro import clock, config
-from recobro.claims.service import installments_due
+from recobro.claims.service import upcoming_reminder
 from recobro.guardrails import Decision
 from recobro.merchants import cached_merchant
 from recobro.reminders import decisions
 from recobro.reminders.jobs import ReminderJob
-from recobro.reminders.schedule import all_shards, next_action, parse_utc_iso, utc_iso
+from recobro.reminders.schedule import all_shards, parse_utc_iso, utc_iso
 from recobro.storage.models import Claim, Message, claim_ref
 from recobro.storage.transactions import TransactionConflict, Write, commit
 
@@ -66,7 +66,12 @@ def _job(claim: Claim) -> ReminderJob:
         step=step,
         planned_for=str(claim.next_action_at),
         debtor_id=claim.debtor_id,
+        after=claim.reminded_through,
     )
+
+
+def _channel(claim: Claim) -> str:
+    return decisions.channel_of_step(_job(claim).step)
 
 
 def _slot(claim: Claim) -> Message:
@@ -77,7 +82,7 @@ def _advance(claim: Claim, now: datetime) -> bool:
     """Mark the claim's due reminder as handled (logged as planned) and point it at the next one."""
     seen = claim.next_action_at
     reminded = parse_utc_iso(str(seen))
-    upcoming = next_action(installments_due(claim), claim.timezone, now, reminded)
+    upcoming = upcoming_reminder(claim, now, reminded)
     actions: list[Any] = [Claim.reminded_through.set(seen)]
     if upcoming is None:
         actions += [Claim.next_action.remove(), Claim.next_action_at.remove(), Claim.action_shard.remove()]
@@ -90,7 +95,7 @@ def _advance(claim: Claim, now: datetime) -> bool:
                 # Only next_action_at guards this: the sender's own write to the claim (a job of
                 # this run may already be sending) must not undo the planner's step.
                 Write(claim, condition=Claim.next_action_at == seen, actions=actions, add_version_condition=False),
-                Write(_slot(claim), actions=decisions.planned_actions(now, reminded)),
+                Write(_slot(claim), actions=decisions.planned_actions(now, reminded, _channel(claim))),
             ]
         )
     except TransactionConflict:
@@ -118,7 +123,7 @@ def _postpone(claim: Claim, decision: Decision, now: datetime) -> str:
                 Write(
                     _slot(claim),
                     condition=decisions.slot_free(now),
-                    actions=decisions.log_actions("deferred", now, "email", decision.rule, decision.at),
+                    actions=decisions.log_actions("deferred", now, _channel(claim), decision.rule, decision.at),
                 ),
             ]
         )

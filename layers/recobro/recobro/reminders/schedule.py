@@ -1,8 +1,11 @@
 """When a claim's reminders fall due: pure date arithmetic in the debtor's own timezone.
 
-Until strategies (issue #4 onward) replace it, every unpaid installment gets reminders on fixed
-days after its due date, at 09:00 where the debtor lives. A claim that arrives already far
-overdue gets one reminder for its latest missed step, never a burst of catch-up messages.
+Every unpaid installment gets the steps of the claim's strategy (recobro.strategies), each on its
+day relative to the due date at its local hour (or the debtor's learned send time). Which of the
+steps due at once is sent, and whether its conditions hold, is the sender's call
+(recobro.strategies.engine.due_steps); here only the instants are planned. A claim that arrives
+already far overdue gets one reminder for its latest missed step, never a burst of catch-up
+messages.
 """
 
 from __future__ import annotations
@@ -10,18 +13,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from recobro import guardrails
+from recobro.strategies.engine import step_instant
+from recobro.strategies.schema import Strategy
 
-# (step name, days after the due date)
-REMINDER_STEPS: tuple[tuple[str, int], ...] = (
-    ("overdue_1", 1),
-    ("overdue_7", 7),
-    ("overdue_15", 15),
-    ("overdue_30", 30),
-)
 SEND_AT_LOCAL = time(9, 0)
 # Nobody is contacted outside these local hours; a reminder that falls due outside them waits
 # for DEFERRED_SEND_AT_LOCAL. recobro.guardrails owns these rules (and each merchant's narrower ones).
@@ -83,14 +81,16 @@ def next_contact_moment(now: datetime, timezone: str) -> datetime:
     return guardrails.next_window_instant(now, timezone) or now
 
 
-def candidate_actions(installments: Iterable[InstallmentDue], timezone: str) -> list[ReminderAction]:
+def candidate_actions(
+    installments: Iterable[InstallmentDue], timezone: str, strategy: Strategy, send_time: time | None = None
+) -> list[ReminderAction]:
     actions = [
-        ReminderAction(i.number, step, local_moment(i.due_date + timedelta(days=days), timezone))
+        ReminderAction(i.number, step.step_id, step_instant(i.due_date, step, timezone, send_time))
         for i in installments
         if i.outstanding > 0
-        for step, days in REMINDER_STEPS
+        for step in strategy.steps
     ]
-    return sorted(actions, key=lambda a: (a.at, a.installment))
+    return sorted(actions, key=lambda a: (a.at, a.installment, a.step))
 
 
 def next_action(
@@ -99,6 +99,9 @@ def next_action(
     now: datetime,
     reminded_through: datetime | None,
     paused_until: datetime | None = None,
+    *,
+    strategy: Strategy,
+    send_time: time | None = None,
 ) -> ReminderAction | None:
     """The one reminder to plan next, or None when nothing more is owed or planned.
 
@@ -109,7 +112,9 @@ def next_action(
     if paused_until is not None and paused_until > now:
         now = paused_until
     pending = [
-        a for a in candidate_actions(installments, timezone) if reminded_through is None or a.at > reminded_through
+        a
+        for a in candidate_actions(installments, timezone, strategy, send_time)
+        if reminded_through is None or a.at > reminded_through
     ]
     if not pending:
         return None

@@ -230,6 +230,9 @@ class Claim(Model):
     # query: the sender sets last_message_id (and clears the flags); tracking sets a flag only
     # while its message is still the latest.
     last_message_id = UnicodeAttribute(null=True)
+    # The debtor's learned local send time "HH:MM" (recobro.optimise.send_hour) for steps that state
+    # no hour; copied here by tracking so planning needs no debtor read. None: 09:00.
+    send_time = UnicodeAttribute(null=True)
     last_message_opened = BooleanAttribute(null=True)
     last_message_clicked = BooleanAttribute(null=True)
     version = VersionAttribute()
@@ -314,6 +317,9 @@ class Message(Model):
     status = UnicodeAttribute()  # planned | deferred | blocked | skipped | sending | sent | failed
     reason = UnicodeAttribute(null=True)  # the rule behind the latest deferral, block or skip
     template = UnicodeAttribute(null=True)
+    # The strategy step sent ("d+1.email"): the slot's own step, or a later alternative of its
+    # backlog whose conditions held (recobro.reminders.sender).
+    step = UnicodeAttribute(null=True)
     locale = UnicodeAttribute(null=True)
     provider_message_id = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()

@@ -43,6 +43,7 @@ class ClaimFacts:
     plan_active: bool = False
     opted_out_channels: frozenset[str] = frozenset()
     reminded_through: datetime | None = None  # steps at or before it are handled
+    send_time: time | None = None  # the debtor's learned local send time, for steps that state no hour
 
 
 Decision = Literal["send", "skip"]
@@ -155,12 +156,21 @@ def failed_conditions(step: Step, facts: ClaimFacts, moment: _Moment) -> tuple[s
     return tuple(failed)
 
 
+def step_named(strategy: Strategy, step_id: str) -> Step | None:
+    return next((s for s in strategy.steps if s.step_id == step_id), None)
+
+
 # ---------------------------------------------------------------- the schedule
 
 
-def step_instant(due_date: date, step: Step, timezone: str) -> datetime:
-    """The step's local hour on due date + day, as UTC (a local time lost to DST moves forward)."""
-    local = datetime.combine(due_date + timedelta(days=step.day), time(step.send_hour), tzinfo=ZoneInfo(timezone))
+def step_instant(due_date: date, step: Step, timezone: str, send_time: time | None = None) -> datetime:
+    """The step's local time on due date + day, as UTC (a local time lost to DST moves forward).
+
+    A step that states its hour keeps it; one that does not goes out at `send_time` (the debtor's
+    learned hour, recobro.optimise.send_hour) or else at the default 09:00.
+    """
+    at = time(step.hour) if step.hour is not None else (send_time or time(step.send_hour))
+    local = datetime.combine(due_date + timedelta(days=step.day), at, tzinfo=ZoneInfo(timezone))
     return local.astimezone(UTC)
 
 
@@ -189,7 +199,7 @@ def schedule(strategy: Strategy, facts: ClaimFacts) -> list[PlannedStep]:
                     step_id=step.step_id,
                     day=step.day,
                     channel=step.channel,
-                    at=step_instant(installment.due_date, step, facts.timezone),
+                    at=step_instant(installment.due_date, step, facts.timezone, facts.send_time),
                     timezone=facts.timezone,
                     variants=tuple(VariantOption(v.template, v.weight, v.control) for v in step.variants),
                     early_payment_discount_percent=step.early_payment_offer.discount_percent

@@ -121,6 +121,12 @@ def latest_version(merchant_id: str, name: str) -> int | None:
     return BUILT_IN_VERSION if name == DEFAULT_NAME else None
 
 
+# A saved version never changes, so a container reads each one at most once (the sender and the
+# planner ask for a claim's version on every reminder).
+MAX_CACHED_VERSIONS = 1024
+_versions: dict[tuple[str, str, int], StoredStrategy] = {}
+
+
 def get_strategy(merchant_id: str, name: str, version: int | None = None) -> StoredStrategy:
     """A version of the merchant's strategy (the latest if none is asked for); 404 otherwise."""
     _known_name(name)
@@ -132,10 +138,17 @@ def get_strategy(merchant_id: str, name: str, version: int | None = None) -> Sto
         if name != DEFAULT_NAME:
             raise NotFound("No such strategy version.")
         return _built_in_stored()
+    cached = _versions.get((merchant_id, name, version))
+    if cached is not None:
+        return cached
     try:
-        return _stored(StrategyVersion.get(merchant_id, _version_key(name, version)))
+        stored = _stored(StrategyVersion.get(merchant_id, _version_key(name, version)))
     except StrategyVersion.DoesNotExist:
         raise NotFound("No such strategy version.") from None
+    if len(_versions) >= MAX_CACHED_VERSIONS:
+        _versions.clear()
+    _versions[(merchant_id, name, version)] = stored
+    return stored
 
 
 def list_versions(merchant_id: str, name: str, limit: int = 20, starting_after: int | None = None) -> dict[str, Any]:

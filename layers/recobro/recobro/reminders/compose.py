@@ -1,0 +1,193 @@
+"""One reminder rendered for its channel and template variant, ready to send.
+
+The sender decides whether and what to send; this module only turns (claim, debtor, merchant,
+step channel, variant) into the email, SMS or WhatsApp message, with the message's tracked links:
+the payment link sits behind the signed click redirect, and emails carry the open pixel
+(recobro.optimise.tracking). Every message carries its opt-out: the List-Unsubscribe headers and
+footer link for email, the channel's "reply STOP" sentence for SMS and WhatsApp. Nothing here
+sends, so everything that can fail before the send fails before the message slot is taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from recobro import config, unsubscribe
+from recobro.channels import email as email_channel
+from recobro.channels import sms as sms_channel
+from recobro.channels import texts, whatsapp
+from recobro.claims.service import amount_due
+from recobro.optimise.tracking import TrackedLinks, tracked_links
+from recobro.rendering import render
+from recobro.storage.models import Claim, Debtor, Merchant
+
+BUILT_IN_TEMPLATE = "reminder"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A rendered reminder, or the reason it cannot go out as it is (`refused`, with `detail`)."""
+
+    channel: str
+    template: str
+    email: email_channel.Email | None = None
+    sms: sms_channel.Sms | None = None
+    whatsapp: dict[str, Any] | None = None
+    refused: str | None = None
+    detail: str | None = None
+    opt_out: str = ""  # the sentence an SMS or WhatsApp text must contain
+
+    def carries_opt_out(self) -> bool:
+        if self.email is not None:
+            return _email_carries_opt_out(self.email)
+        if self.sms is not None:
+            return bool(self.opt_out) and self.opt_out in self.sms.text
+        if self.whatsapp is not None:
+            return bool(self.opt_out) and self.opt_out in whatsapp.preview(self.whatsapp)
+        return False
+
+    def send(self) -> str:
+        """Hand the message to its provider; the provider's message id."""
+        if self.email is not None:
+            return email_channel.send(self.email)
+        if self.sms is not None:
+            return sms_channel.send(self.sms)
+        if self.whatsapp is not None:
+            return whatsapp.send(self.whatsapp)
+        raise ValueError(f"nothing to send: {self.refused}")
+
+
+def _email_carries_opt_out(message: email_channel.Email) -> bool:
+    """A List-Unsubscribe header, or a link to the debtor's page (its opt-out form covers every
+    channel) in both parts of the email."""
+    if any(name.lower() == "list-unsubscribe" for name in message.headers):
+        return True
+    page = config.pages_base_url() + "/p/"
+    return page in message.text and page in message.html
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """What one reminder is about: the claim, its debtor and merchant, the installment and slot."""
+
+    claim: Claim
+    debtor: Debtor
+    merchant: Merchant | None
+    installment: int
+    message_id: str
+    link_version: int
+
+    @property
+    def merchant_name(self) -> str:
+        return self.merchant.display_name if self.merchant else self.claim.merchant_id
+
+    @property
+    def due_date(self) -> date:
+        number = self.installment
+        return date.fromisoformat(next(i.due_date for i in self.claim.installments if int(i.number) == number))
+
+    @property
+    def amount_overdue(self) -> int:
+        return sum(
+            int(i.amount) - int(i.amount_paid) for i in self.claim.installments if int(i.number) <= self.installment
+        )
+
+    def links(self) -> TrackedLinks:
+        claim = self.claim
+        return tracked_links(
+            claim.merchant_id,
+            claim.claim_id,
+            self.message_id,
+            link_version=self.link_version,
+            debtor_id=claim.debtor_id,
+        )
+
+    def facts(self, channel: str, payment_url: str) -> texts.MessageFacts:
+        merchant = self.merchant
+        return texts.MessageFacts(
+            locale=self.debtor.locale,
+            channel=channel,
+            debtor_name=self.debtor.name,
+            merchant_name=self.merchant_name,
+            amount_due=amount_due(self.claim),
+            currency=self.claim.currency,
+            payment_url=payment_url,
+            due_date=self.due_date,
+            amount_overdue=self.amount_overdue,
+            description=self.claim.description,
+            support_email=merchant.support_email if merchant and merchant.support_email else "",
+            support_phone=merchant.support_phone if merchant and merchant.support_phone else "",
+        )
+
+
+def compose(reminder: Reminder, channel: str, template: str) -> Outgoing:
+    """The reminder rendered for `channel` with the variant `template`."""
+    if template != BUILT_IN_TEMPLATE:
+        return Outgoing(channel, template, refused="template_missing", detail=f"no {channel} template '{template}'")
+    links = reminder.links()
+    if channel == "email":
+        return _email(reminder, links)
+    if channel == "sms":
+        return _sms(reminder, links)
+    if channel == "whatsapp":
+        return _whatsapp(reminder, links)
+    raise ValueError(f"unknown channel {channel!r}")
+
+
+def _email(reminder: Reminder, links: TrackedLinks) -> Outgoing:
+    claim, debtor = reminder.claim, reminder.debtor
+    unsubscribe_url = unsubscribe.url(claim.merchant_id, claim.debtor_id, "email", claim.claim_id)
+    context = {
+        "merchant_name": reminder.merchant_name,
+        "support_email": reminder.merchant.support_email if reminder.merchant else "",
+        "debtor_name": debtor.name,
+        "description": claim.description,
+        "amount_due": amount_due(claim),
+        "amount_overdue": reminder.amount_overdue,
+        "currency": claim.currency,
+        "due_date": reminder.due_date,
+        "payment_url": links.click_url,
+        "open_pixel_url": links.open_pixel_url,
+        "unsubscribe_url": unsubscribe_url,
+    }
+    message = email_channel.Email(
+        to=str(debtor.email),
+        subject=render("email/reminder.subject.txt.j2", debtor.locale, **context).strip(),
+        text=render("email/reminder.txt.j2", debtor.locale, **context),
+        html=render("email/reminder.html.j2", debtor.locale, **context),
+        from_name=reminder.merchant_name,
+        headers={
+            "X-Recobro-Claim-Id": claim.claim_id,
+            "X-Recobro-Message-Id": reminder.message_id,
+            **email_channel.unsubscribe_headers(unsubscribe_url),
+        },
+    )
+    return Outgoing("email", BUILT_IN_TEMPLATE, email=message)
+
+
+def _sms(reminder: Reminder, links: TrackedLinks) -> Outgoing:
+    variables = texts.variables(reminder.facts("sms", links.click_url))
+    text = texts.render_builtin("sms", BUILT_IN_TEMPLATE, reminder.debtor.locale, variables)
+    cap = int(reminder.merchant.max_sms_segments) if reminder.merchant else sms_channel.DEFAULT_MAX_SEGMENTS
+    fitted = sms_channel.fit(text, cap)
+    opt_out = variables["opt_out_text"]
+    if isinstance(fitted, sms_channel.Refused):
+        return Outgoing("sms", BUILT_IN_TEMPLATE, refused=fitted.reason, detail=fitted.detail, opt_out=opt_out)
+    # A text that only fits without accents also carries its opt-out without them.
+    carried = opt_out if fitted.text == text else sms_channel.to_gsm7(opt_out)
+    return Outgoing(
+        "sms", BUILT_IN_TEMPLATE, sms=sms_channel.Sms(str(reminder.debtor.phone), fitted.text), opt_out=carried
+    )
+
+
+def _whatsapp(reminder: Reminder, links: TrackedLinks) -> Outgoing:
+    variables = texts.variables(reminder.facts("whatsapp", links.click_url))
+    message = whatsapp.reminder_message(
+        str(reminder.debtor.phone),
+        reminder.debtor.locale,
+        variables,
+        callback=whatsapp.callback_data(reminder.claim.claim_id, reminder.message_id),
+    )
+    return Outgoing("whatsapp", BUILT_IN_TEMPLATE, whatsapp=message, opt_out=variables["opt_out_text"])
