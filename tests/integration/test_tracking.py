@@ -1,14 +1,13 @@
 """Open pixel and click redirect through the local stack: what a reminder's recipient triggers.
 
-The sender's variant choice is wired by the lead; here each test sends a real reminder through
-planner and sender, then counts it under a bandit arm as the sender will (`record_send`), and
-builds the message's tracked links with `tracked_links`, as the sender will.
+Each test sends a real reminder through planner and sender (which counts it under its variant's
+arm) and follows the links the email really carries: the click redirect and the open pixel.
 """
 
 from __future__ import annotations
 
 import base64
-import random
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlsplit
@@ -22,7 +21,7 @@ from tests.integration.claims import claim_body
 from tests.integration.conftest import MerchantClient, Stack
 from tests.integration.page_client import Browser
 
-STEP = "7"
+STEP = "d+1.email"
 SEGMENT = "default"
 
 
@@ -52,24 +51,13 @@ def _send_reminder(stack: Stack, merchant: MerchantClient) -> Sent:
     (message,) = Message.query(claim_ref(merchant.merchant_id, claim_id), consistent_read=True)
     assert message.status == "sent"
     claim = Claim.get(merchant.merchant_id, claim_id, consistent_read=True)
-    choice = bandit.choose(["friendly", "firm"], {}, random.Random(1), debtor_id=claim.debtor_id)
-    assert stats.record_send(
-        merchant.merchant_id,
-        claim_id,
-        message.message_id,
-        step=STEP,
-        segment=SEGMENT,
-        choice=choice,
-        debtor_id=claim.debtor_id,
-        timezone=claim.timezone,
-    )
-    tracked = tracking.tracked_links(
-        merchant.merchant_id,
-        claim_id,
-        message.message_id,
-        link_version=int(claim.link_version),
-        debtor_id=claim.debtor_id,
-        tracking_base_url=stack.urls["tracking"],
+    (email,) = stack.outbox(claim_id)
+    pixel = re.search(r'<img src="([^"]+/t/o/[^"]+)"', str(email["html"]))
+    assert pixel is not None
+    tracked = tracking.TrackedLinks(
+        payment_url=next(url for url in email["links"] if "/p/" in url),
+        click_url=next(url for url in email["links"] if "/t/c/" in url),
+        open_pixel_url=pixel.group(1),
     )
     message = Message.get(message.claim_ref, message.message_id, consistent_read=True)
     return Sent(merchant.merchant_id, claim_id, claim.debtor_id, message, tracked)
