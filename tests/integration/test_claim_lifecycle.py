@@ -187,7 +187,8 @@ def test_a_timezone_change_moves_the_next_reminder(merchant: MerchantClient):
     reply = merchant.call("PATCH", f"/v1/claims/{claim['id']}/debtor", {"timezone": "America/Sao_Paulo"})
     assert reply.status == 200, reply.text
     after = merchant.call("GET", f"/v1/claims/{claim['id']}").json()["next_reminder_at"]
-    assert after != before and after[11:13] == "12"  # 09:00 in São Paulo is 12:00 UTC
+    # The default strategy's first step, three days before the due date at 10:00 local: 13:00 UTC in São Paulo.
+    assert after != before and after[11:13] == "13"
 
 
 def test_a_returning_customer_keeps_their_verification_and_older_claims_follow_their_timezone(
@@ -206,4 +207,4 @@ def test_a_returning_customer_keeps_their_verification_and_older_claims_follow_t
     assert after.email == "new@example.com"
     older = merchant.call("GET", f"/v1/claims/{first['id']}").json()
     assert older["debtor"]["timezone"] == "America/New_York"
-    assert older["next_reminder_at"][11:13] in ("13", "14")  # 09:00 in New York, in UTC
+    assert older["next_reminder_at"][11:13] in ("14", "15")  # 10:00 in New York, in UTC

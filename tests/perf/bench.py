@@ -139,6 +139,21 @@ def render_report(report: dict[str, Any]) -> str:
             f"Bulk create throughput ({bulk['items_per_claim']:.1f} DynamoDB items per claim)\n"
             + format_table(["path", "claims", "claims/s", "x api"], rows, [None, None, ".0f", ".2f"])
         )
+    reminders = (dynamodb or {}).get("reminder_throughput")
+    if reminders:
+        rows = [
+            ["planner run + sender, drained", reminders["sent"], reminders["reminders_per_s"], 1.0],
+            [
+                "raw BatchWriteItem, same items",
+                reminders["claims"],
+                reminders["raw_batch_write_reminders_per_s"],
+                reminders["raw_vs_flow"],
+            ],
+        ]
+        sections.append(
+            f"Reminder throughput ({reminders['items_per_reminder']:.1f} DynamoDB items per reminder)\n"
+            + format_table(["path", "reminders", "reminders/s", "x flow"], rows, [None, None, ".1f", ".2f"])
+        )
     page = (dynamodb or {}).get("page")
     if page:
         rows = [[step, size / 1024, size / page["target_bytes"]] for step, size in page["bytes_gzipped"].items()]
@@ -449,6 +464,9 @@ def bench_dynamodb(template: th.Template, claims: int, log_path: Path) -> dict[s
 
             measures += bench_reconciliation(urls, runtime, counter, merchant_id, created[:claims])
 
+            reminders = bench_reminder_throughput(urls, runtime, counter, claims * 5)
+            measures.append(reminders.pop("measure"))
+
             throughput = bench_bulk(urls, api_key, counter, bulk_size=claims * 10)
             measures.append(throughput.pop("measure"))
 
@@ -478,6 +496,7 @@ def bench_dynamodb(template: th.Template, claims: int, log_path: Path) -> dict[s
     return {
         "claims_per_measure": claims,
         "bulk_throughput": throughput,
+        "reminder_throughput": reminders,
         "page": page,
         "planner_result": result,
         "empty_planner_result": empty,
@@ -618,6 +637,83 @@ def bench_bulk(urls: dict[str, str], api_key: str, counter: DynamoCounter, bulk_
             "MerchantApiFunction",
             len(created),
             dict(Counter(_delta(after, before, "MerchantApiFunction")) + Counter(_delta(after, before, "(other)"))),
+        ),
+    }
+
+
+# ============================================================================ (d) reminder throughput
+
+
+def _reminder_items(merchant_id: str, claim_ids: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """What sending the reminders left in DynamoDB: each claim and its message slot, serialized."""
+    from recobro.storage.models import Claim, Message, claim_ref
+
+    items: list[tuple[str, dict[str, Any]]] = []
+    for claim_id in claim_ids:
+        items.append((Claim.Meta.table_name, Claim.get(merchant_id, claim_id).serialize()))
+        items += [(Message.Meta.table_name, m.serialize()) for m in Message.query(claim_ref(merchant_id, claim_id))]
+    return items
+
+
+def _batch_write(items: list[tuple[str, dict[str, Any]]]) -> float:
+    """Seconds to BatchWriteItem `items` (25 a request), retrying what comes back unprocessed."""
+    import boto3
+
+    client = boto3.client("dynamodb")
+    started = time.perf_counter()
+    for start in range(0, len(items), 25):
+        requests: dict[str, list[dict[str, Any]]] = {}
+        for table, item in items[start : start + 25]:
+            requests.setdefault(table, []).append({"PutRequest": {"Item": item}})
+        pending: dict[str, Any] = requests
+        while pending:
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+    return time.perf_counter() - started
+
+
+def bench_reminder_throughput(urls: dict[str, str], runtime: Any, counter: DynamoCounter, count: int) -> dict[str, Any]:
+    """Reminders per second through planner and sender (fire the schedule, drain the queue, every
+    email in the outbox) against raw BatchWriteItem of the items they left, in the same run."""
+    from recobro.auth import issue_api_key
+    from recobro.merchants import create_merchant
+
+    merchant_id = f"bench-send-{uuid.uuid4().hex[:8]}"
+    create_merchant(merchant_id, "Tienda Envíos", f"ayuda@{merchant_id}.example")
+    api_key = issue_api_key(merchant_id)
+    overdue = date.today() - timedelta(days=2)
+    claim_ids: list[str] = []
+    for start in range(0, count, 100):
+        bodies = [claim_body(overdue) for _ in range(min(100, count - start))]
+        result = http("POST", f"{urls['api']}/v1/claims/bulk", api_key, {"claims": bodies})
+        claim_ids += [r["claim"]["id"] for r in result["results"] if r["status"] == 201]
+    sent_before = len(runtime.outbox_items())
+    before = counter.snapshot()
+    started = time.perf_counter()
+    planned = runtime.fire("ReminderPlannerFunction")
+    drained, report = runtime.drain(timeout=600)
+    seconds = time.perf_counter() - started
+    after = counter.snapshot()
+    if not drained:
+        raise RuntimeError(f"queues did not drain: {report}")
+    sent = len(runtime.outbox_items()) - sent_before
+    items = _reminder_items(merchant_id, claim_ids)
+    raw_seconds = _batch_write(items)
+    operations = Counter(_delta(after, before, "ReminderPlannerFunction")) + Counter(
+        _delta(after, before, "MessageSenderFunction")
+    )
+    return {
+        "claims": len(claim_ids),
+        "planned": planned,
+        "sent": sent,
+        "items_per_reminder": len(items) / max(len(claim_ids), 1),
+        "reminders_per_s": sent / seconds,
+        "raw_batch_write_reminders_per_s": len(claim_ids) / raw_seconds,
+        "raw_vs_flow": (len(claim_ids) / raw_seconds) / max(sent / seconds, 1e-9),
+        "measure": measure(
+            f"reminder planned and sent ({sent} reminders, one planner run)",
+            "ReminderPlannerFunction+MessageSenderFunction",
+            sent,
+            dict(operations),
         ),
     }
 
