@@ -64,9 +64,10 @@ def open_reminder(stack: Stack, page: Page, claim: dict) -> str:
     """Open the claim's reminder email as the debtor would and follow its payment link."""
     email = _reminder(stack, claim)
     (link,) = [url for url in email["links"] if "/p/" in url]
+    (click,) = [url for url in email["links"] if "/t/c/" in url]  # the tracked redirect to that page
     page.goto(f"{stack.urls['control']}/outbox/{email['id']}.html")
     step(page, "reminder-email")
-    page.locator(f'a[href="{link}"]').first.click()
+    page.locator(f'a[href="{click}"]').first.click()
     page.wait_for_url(link)
     return link
 
