@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from recobro import clock
 from recobro.claims.timeline import REWARD_WORDS
+from recobro.storage.models import Message, VariantStats, claim_ref
 
 from tests.integration import sent_messages
 from tests.integration.conftest import MerchantClient, Stack
@@ -143,6 +144,23 @@ def test_a_payment_made_elsewhere_is_credited_by_when_it_was_made(stack: Stack, 
     _not_credited(recent)
     message = old.message()
     assert message.rewarded_at is not None and abs(message.rewarded_at - paid_at) < timedelta(seconds=1)
+
+
+def test_a_reminder_the_sender_sent_is_credited_by_a_payment(stack: Stack, merchant: MerchantClient) -> None:
+    claim = create_claim(merchant, [2500])  # two days overdue: the planner and the sender send its reminder
+    stack.fire_planner()
+    stack.drain()
+    (message,) = Message.query(claim_ref(merchant.merchant_id, claim["id"]), consistent_read=True)
+    assert message.status == "sent" and message.stats_arm is not None
+    _pay_elsewhere(merchant, claim["id"], "bank-transfer-3")
+    paid = Message.get(message.claim_ref, message.message_id, consistent_read=True)
+    assert paid.reward_kind == "payment"
+    arm = VariantStats.get(str(message.stats_key), str(message.stats_arm), consistent_read=True)
+    assert arm.sends == 1 and arm.rewards == 1
+    said = _summaries(merchant, claim["id"])
+    assert any(" variant " in s for s in said["message.sent"]), said["message.sent"]
+    (rewarded,) = said["message.rewarded"]
+    assert rewarded.endswith(f"({REWARD_WORDS['payment']})")
 
 
 def _summaries(merchant: MerchantClient, claim_id: str) -> dict[str, list[str]]:

@@ -90,6 +90,9 @@ def test_an_open_and_a_click_are_recorded_once_each_and_the_click_earns_one_rewa
     assert debtor.engagement_hours is not None
     assert int(debtor.engagement_hours.as_dict()[send_hour.hour_key("open", hour)]) == 1
     assert stats.last_message_engagement(sent.merchant_id, sent.claim_id) == stats.Engagement(True, False)
+    claim = _claim_now(sent.merchant_id, sent.claim_id)  # what strategy conditions read
+    assert claim.last_message_id == sent.message.message_id
+    assert claim.last_message_opened is True and claim.last_message_clicked is None
 
     redirect = Browser().get(sent.tracked.click_url)
     assert redirect.status == 302
@@ -99,6 +102,7 @@ def test_an_open_and_a_click_are_recorded_once_each_and_the_click_earns_one_rewa
     assert clicked.reward_kind == "click" and clicked.rewarded_at is not None
     assert sent.arm().rewards == 1
     assert stats.last_message_engagement(sent.merchant_id, sent.claim_id) == stats.Engagement(True, True)
+    assert _claim_now(sent.merchant_id, sent.claim_id).last_message_clicked is True
 
     again = Browser().get(sent.tracked.click_url)
     assert again.status == 302

@@ -117,8 +117,13 @@ def _chance(probability: float) -> str:
     return f"{probability:.0%}"
 
 
+def _sent_words(message: Message, slot_step: str) -> str:
+    """' as step d+3.sms, variant firm (chance 62%)': what a sent reminder was and how its variant was chosen."""
+    alternative = f" as step {message.step}" if message.step and message.step != slot_step else ""
+    return alternative + _variant_words(message)
+
+
 def _variant_words(message: Message) -> str:
-    """', variant firm (chance 62%)': which variant a sent reminder used and how it was chosen."""
     variant = message.variant
     if variant is None:
         return ""
@@ -174,7 +179,7 @@ def _engagement_entries(message: Message, name: str, data: dict[str, Any], timez
 
 
 def _decision_summary(
-    name: str, outcome: str, decision: DecisionMap, channel: str, timezone: str, variant: str = ""
+    name: str, outcome: str, decision: DecisionMap, channel: str, timezone: str, sent_words: str = ""
 ) -> str:
     rule, until = decision.rule, decision.until
     if outcome == "planned":
@@ -186,7 +191,7 @@ def _decision_summary(
     if outcome == "skipped":
         return f"{name} not sent: {_rule_words(rule, channel)}"
     if outcome == "sent":
-        return f"{name} sent by {channel}{variant}"
+        return f"{name} sent by {channel}{sent_words}"
     if outcome == "failed":
         return f"{name} failed to send by {channel}; it is tried again"
     return f"{name}: {outcome}"
@@ -219,7 +224,7 @@ def _message_entries(message: Message, timezone: str) -> list[TimelineEntry]:
                 at=utc_iso_micro(decision.at),
                 type=f"message.{outcome}",
                 summary=_decision_summary(
-                    name, outcome, decision, str(message.channel), timezone, _variant_words(message)
+                    name, outcome, decision, str(message.channel), timezone, _sent_words(message, step)
                 ),
                 data={**data, **extra},
             )
