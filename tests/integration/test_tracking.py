@@ -13,10 +13,12 @@ from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from pynamodb.exceptions import PutError
 from recobro import clock, links
 from recobro.optimise import bandit, send_hour, stats, tracking
 from recobro.storage.models import Claim, Debtor, Message, VariantStats, claim_ref
 
+from tests.integration import sent_messages
 from tests.integration.claims import claim_body
 from tests.integration.conftest import MerchantClient, Stack
 from tests.integration.page_client import Browser
@@ -88,6 +90,9 @@ def test_an_open_and_a_click_are_recorded_once_each_and_the_click_earns_one_rewa
     assert debtor.engagement_hours is not None
     assert int(debtor.engagement_hours.as_dict()[send_hour.hour_key("open", hour)]) == 1
     assert stats.last_message_engagement(sent.merchant_id, sent.claim_id) == stats.Engagement(True, False)
+    claim = _claim_now(sent.merchant_id, sent.claim_id)  # what strategy conditions read
+    assert claim.last_message_id == sent.message.message_id
+    assert claim.last_message_opened is True and claim.last_message_clicked is None
 
     redirect = Browser().get(sent.tracked.click_url)
     assert redirect.status == 302
@@ -97,6 +102,7 @@ def test_an_open_and_a_click_are_recorded_once_each_and_the_click_earns_one_rewa
     assert clicked.reward_kind == "click" and clicked.rewarded_at is not None
     assert sent.arm().rewards == 1
     assert stats.last_message_engagement(sent.merchant_id, sent.claim_id) == stats.Engagement(True, True)
+    assert _claim_now(sent.merchant_id, sent.claim_id).last_message_clicked is True
 
     again = Browser().get(sent.tracked.click_url)
     assert again.status == 302
@@ -192,3 +198,72 @@ def test_a_send_is_counted_once(stack: Stack, merchant: MerchantClient) -> None:
 def test_unknown_paths_are_plain_404s(stack: Stack, path: str) -> None:
     reply = Browser().get(stack.urls["tracking"] + path)
     assert reply.status == 404
+
+
+def _claim_now(merchant_id: str, claim_id: str) -> Claim:
+    return Claim.get(merchant_id, claim_id, consistent_read=True)
+
+
+def test_engagement_flags_the_claim_only_for_its_latest_reminder(stack: Stack, merchant: MerchantClient) -> None:
+    later = date.today() + timedelta(days=40)  # no planner run sends this claim anything meanwhile
+    reply = merchant.call("POST", "/v1/claims", claim_body(due=[later], amounts=[2500]))
+    assert reply.status == 201, reply.text
+    claim_id = reply.json()["id"]
+    now = clock.now()
+    older = sent_messages.send(
+        merchant.merchant_id,
+        claim_id,
+        installment=1,
+        step="d-3.email",
+        sent_at=now - timedelta(days=3),
+        chosen=sent_messages.choice("friendly"),
+    )
+    latest = sent_messages.send(
+        merchant.merchant_id,
+        claim_id,
+        installment=1,
+        step="d-1.email",
+        sent_at=now - timedelta(hours=2),
+        chosen=sent_messages.choice("firm"),
+    )
+    assert _claim_now(merchant.merchant_id, claim_id).last_message_id == latest.message_id
+
+    older_links = older.links(stack.urls["tracking"])
+    assert Browser().get(older_links.open_pixel_url).status == 200
+    assert Browser().get(older_links.click_url).status == 302
+    assert older.message().click_count == 1  # recorded on its own message ...
+    claim = _claim_now(merchant.merchant_id, claim_id)
+    assert claim.last_message_opened is None and claim.last_message_clicked is None  # ... not on the claim
+
+    stale = _claim_now(merchant.merchant_id, claim_id)  # a writer's copy from before the open
+    latest_links = latest.links(stack.urls["tracking"])
+    assert Browser().get(latest_links.open_pixel_url).status == 200
+    claim = _claim_now(merchant.merchant_id, claim_id)
+    assert claim.last_message_opened is True and claim.last_message_clicked is None
+    assert int(claim.version) == int(stale.version) + 1
+    stale.description = "a concurrent full-item write"
+    with pytest.raises(PutError):
+        stale.save()  # under its old version: it re-reads instead of dropping the flag
+    assert _claim_now(merchant.merchant_id, claim_id).last_message_opened is True
+
+    assert Browser().get(latest_links.click_url).status == 302
+    claim = _claim_now(merchant.merchant_id, claim_id)
+    assert claim.last_message_opened is True and claim.last_message_clicked is True
+
+
+def test_a_click_marks_the_latest_reminder_opened_too(stack: Stack, merchant: MerchantClient) -> None:
+    later = date.today() + timedelta(days=40)
+    reply = merchant.call("POST", "/v1/claims", claim_body(due=[later], amounts=[2500]))
+    assert reply.status == 201, reply.text
+    claim_id = reply.json()["id"]
+    latest = sent_messages.send(
+        merchant.merchant_id,
+        claim_id,
+        installment=1,
+        step="d-1.email",
+        sent_at=clock.now() - timedelta(hours=2),
+        chosen=sent_messages.choice("firm"),
+    )
+    assert Browser().get(latest.links(stack.urls["tracking"]).click_url).status == 302  # images blocked: no open
+    claim = _claim_now(merchant.merchant_id, claim_id)
+    assert claim.last_message_opened is True and claim.last_message_clicked is True

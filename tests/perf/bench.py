@@ -515,6 +515,10 @@ def bench_dynamodb(template: th.Template, claims: int, log_path: Path) -> dict[s
 LEDGER_PATH = ("BatchGetItem", "TransactWriteItems")
 FUNNEL_COUNTER = ("UpdateItem",)
 RECEIPT = ("GetItem",)  # the debtor (and the merchant's profile when this container has none cached)
+# The claim's reminders of the 7 days before the payment earn their variants' reward (ADR 0014):
+# one Query, and one more TransactWriteItems per reminder credited (none for the bench's claims
+# unless their reminders were counted under a variant).
+REWARDS = ("Query",)
 
 
 def _signed_post(url: str, payload: str, secret: str) -> None:
@@ -575,6 +579,7 @@ def bench_reconciliation(
         measure("Stripe payment reconciled: ledger path", "ReconcilerFunction", len(claims), only(LEDGER_PATH)),
         measure("  + funnel counter (after commit)", "ReconcilerFunction", len(claims), only(FUNNEL_COUNTER)),
         measure("  + payment receipt (after commit)", "ReconcilerFunction", len(claims), only(RECEIPT)),
+        measure("  + reminder rewards (after commit)", "ReconcilerFunction", len(claims), only(REWARDS)),
         measure("Stripe payment reconciled: all", "ReconcilerFunction", len(claims), reconciler),
     ]
 

@@ -3,6 +3,8 @@
 Each movement is one DynamoDB transaction: the claim (under its version), the ledger entry
 (whose key makes the external reference count once) and the events. A version conflict means
 another movement won the race: re-read and re-apply, so concurrent payments all land exactly.
+A newly recorded payment (not a replay of its external reference) then credits the reminders sent
+in the 7 days before it (their variants' reward, recobro.optimise.stats).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from recobro.claims.payment_schemas import PaymentIn, RefundIn
 from recobro.claims.service import get_claim, schedule_next_reminder
 from recobro.errors import Conflict, NotFound, ValidationFailed
 from recobro.ids import new_id
+from recobro.optimise import stats
 from recobro.reminders.schedule import utc_iso
 from recobro.storage.models import Claim, LedgerEntry, claim_ref
 from recobro.storage.transactions import TransactionConflict, Write, commit
@@ -153,6 +156,7 @@ def record_payment(merchant_id: str, claim_id: str, payment: PaymentIn) -> dict[
             _backoff(attempt)
             continue
         events.published(happened)
+        stats.credit_payment_quietly(claim, entry.occurred_at)
         return view
     raise Conflict("The claim is changing too fast; retry the request.", code_override="concurrent_update")
 

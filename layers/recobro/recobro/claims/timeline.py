@@ -1,7 +1,9 @@
 """A claim's timeline: its events and its messages, merged in time order, in plain words.
 
 Each message slot contributes one entry per decision in its log (planned, deferred, blocked,
-skipped, sent, failed), with the guardrail's rule in plain words and the debtor's local time.
+skipped, sent, failed), with the guardrail's rule in plain words and the debtor's local time; a
+sent reminder names its variant and the chance it was chosen with; and what came of it (opened,
+clicked, counted as a success for its variant) follows as entries of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from recobro import events, guardrails
 from recobro.claims.service import get_claim
+from recobro.optimise import bandit
 from recobro.reminders.schedule import utc_iso_micro
 from recobro.storage.models import DecisionMap, Message, claim_ref
 
@@ -108,7 +111,76 @@ def _rule_words(rule: str | None, channel: str) -> str:
     return SKIP_WORDS.get(rule or "", rule or "no reason given")
 
 
-def _decision_summary(name: str, outcome: str, decision: DecisionMap, channel: str, timezone: str) -> str:
+def _chance(probability: float) -> str:
+    if 0 < probability < 0.01:
+        return "under 1%"
+    return f"{probability:.0%}"
+
+
+def _sent_words(message: Message, slot_step: str) -> str:
+    """' as step d+3.sms, variant firm (chance 62%)': what a sent reminder was and how its variant was chosen."""
+    alternative = f" as step {message.step}" if message.step and message.step != slot_step else ""
+    return alternative + _variant_words(message)
+
+
+def _variant_words(message: Message) -> str:
+    variant = message.variant
+    if variant is None:
+        return ""
+    if (message.stats_arm or "").startswith(bandit.HOLDOUT_ARM_PREFIX):
+        return f", control variant {variant} (holdout: this debtor always gets the control)"
+    probabilities: dict[str, float] = json.loads(message.probabilities) if message.probabilities else {}
+    if len(probabilities) == 1:
+        return f", variant {variant} (the only one)"
+    if variant in probabilities:
+        return f", variant {variant} (chance {_chance(float(probabilities[variant]))})"
+    return f", variant {variant}"
+
+
+REWARD_WORDS = {
+    "click": f"clicked within {bandit.CLICK_REWARD_WINDOW.days} days",
+    "payment": f"paid within {bandit.PAYMENT_REWARD_WINDOW.days} days",
+}
+
+
+def _engagement_entries(message: Message, name: str, data: dict[str, Any], timezone: str) -> list[TimelineEntry]:
+    """Opened, clicked and rewarded: what the debtor did with a sent reminder, and what it earned its variant."""
+    since = message.sent_at or message.created_at
+    entries = []
+    for kind, last, count in (
+        ("opened", message.last_opened_at, message.open_count),
+        ("clicked", message.last_clicked_at, message.click_count),
+    ):
+        if last is None:
+            continue
+        times = int(count or 1)
+        when = _local(last, since, timezone)
+        summary = f"{name} {kind} at {when}" if times == 1 else f"{name} {kind} ({times} times, last at {when})"
+        entries.append(
+            TimelineEntry(
+                at=utc_iso_micro(last), type=f"message.{kind}", summary=summary, data={**data, "count": times}
+            )
+        )
+    if message.rewarded_at is not None:
+        arm = message.stats_arm or ""
+        holdout = arm.startswith(bandit.HOLDOUT_ARM_PREFIX)
+        variant = message.variant or arm.removeprefix(bandit.HOLDOUT_ARM_PREFIX)
+        whose = f"the holdout's control variant {variant}" if holdout else f"variant {variant}"
+        why = REWARD_WORDS.get(str(message.reward_kind), str(message.reward_kind))
+        entries.append(
+            TimelineEntry(
+                at=utc_iso_micro(message.rewarded_at),
+                type="message.rewarded",
+                summary=f"{name} counted as a success for {whose} ({why})",
+                data={**data, "reward_kind": message.reward_kind, "arm": arm},
+            )
+        )
+    return entries
+
+
+def _decision_summary(
+    name: str, outcome: str, decision: DecisionMap, channel: str, timezone: str, sent_words: str = ""
+) -> str:
     rule, until = decision.rule, decision.until
     if outcome == "planned":
         return f"{name} planned" + (f" for {_local(until, decision.at, timezone)}" if until else "")
@@ -119,14 +191,14 @@ def _decision_summary(name: str, outcome: str, decision: DecisionMap, channel: s
     if outcome == "skipped":
         return f"{name} not sent: {_rule_words(rule, channel)}"
     if outcome == "sent":
-        return f"{name} sent by {channel}"
+        return f"{name} sent by {channel}{sent_words}"
     if outcome == "failed":
         return f"{name} failed to send by {channel}; it is tried again"
     return f"{name}: {outcome}"
 
 
 def _message_entries(message: Message, timezone: str) -> list[TimelineEntry]:
-    """One entry per decision on the message slot (its log), in plain words."""
+    """One entry per decision on the message slot (its log), then its engagement and reward, in plain words."""
     step = message.message_id.split("#")[-1]
     installment = int(message.message_id.split("#")[1])
     name = f"Reminder {step} for installment {installment}"
@@ -151,11 +223,13 @@ def _message_entries(message: Message, timezone: str) -> list[TimelineEntry]:
             TimelineEntry(
                 at=utc_iso_micro(decision.at),
                 type=f"message.{outcome}",
-                summary=_decision_summary(name, outcome, decision, str(message.channel), timezone),
+                summary=_decision_summary(
+                    name, outcome, decision, str(message.channel), timezone, _sent_words(message, step)
+                ),
                 data={**data, **extra},
             )
         )
-    return entries
+    return entries + _engagement_entries(message, name, data, timezone)
 
 
 def claim_timeline(merchant_id: str, claim_id: str) -> dict[str, Any]:

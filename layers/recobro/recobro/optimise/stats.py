@@ -9,7 +9,8 @@ job, a double click or a payment after a click never counts twice, and a crash b
 writes cannot happen because there is no "between".
 
 Reward (ADR 0014): a click within 3 days of the send (the tracking function) or a payment within
-7 days of it (`credit_payment`, called by the reconciler). Holdout sends are counted under
+7 days of it (`credit_payment`, called after a payment is recorded: by the Stripe reconciler, the
+nightly sweep through it, and the merchant API's "payment made elsewhere"). Holdout sends are counted under
 "holdout:<control>", which the bandit ignores: comparing that row with the arms shows the lift.
 """
 
@@ -215,9 +216,9 @@ def record_reward(message: Message, kind: RewardKind, at: datetime | None = None
 def credit_payment(claim: ClaimLike, paid_at: datetime) -> int:
     """Reward every counted message of the claim sent in the 7 days before `paid_at`, each once.
 
-    For the reconciler, after a payment is applied; safe to call again for the same payment
-    (already rewarded messages are skipped). One Query plus one transaction per credited message.
-    Returns how many messages were credited.
+    For whoever has just recorded a payment (once per newly recorded payment, never for a replay);
+    safe to call again for the same payment (already rewarded messages are skipped). One Query
+    plus one transaction per credited message. Returns how many messages were credited.
     """
     since = paid_at - bandit.PAYMENT_REWARD_WINDOW
     candidates = Message.query(
@@ -228,6 +229,22 @@ def credit_payment(claim: ClaimLike, paid_at: datetime) -> int:
         consistent_read=True,
     )
     return sum(1 for message in candidates if record_reward(message, "payment", paid_at))
+
+
+def credit_payment_quietly(claim: ClaimLike, paid_at: datetime) -> int:
+    """`credit_payment` for a caller whose payment stands whatever happens here: a failure is logged, not raised.
+
+    A lost credit only makes the bandit a little less informed; the payment itself is recorded.
+    The log names ids and the error's type only (a DynamoDB error can quote item values).
+    """
+    try:
+        return credit_payment(claim, paid_at)
+    except Exception as exc:
+        logger.warning(
+            "payment not credited to reminder variants",
+            extra={"merchant_id": claim.merchant_id, "claim_id": claim.claim_id, "error": type(exc).__name__},
+        )
+        return 0
 
 
 def last_message_engagement(merchant_id: str, claim_id: str) -> Engagement:

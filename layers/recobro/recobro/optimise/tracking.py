@@ -10,9 +10,10 @@ still revokes it exactly as it revokes the link itself (ADR 0008).
 
 Recording never stands between the debtor and the page: a token that verifies always gets its
 pixel or redirect; anything failing while recording is logged (ids only) and swallowed.
-An open or a click stamps the Message item (last_opened_at / last_clicked_at and a count),
-which strategy conditions read; counts the local hour on the Debtor item (send-hour learning);
-and a click within 3 days of the send earns the message's variant its reward.
+An open or a click stamps the Message item (last_opened_at / last_clicked_at and a count); sets
+the Claim's last_message_opened / last_message_clicked, which strategy conditions read, while the
+message is still the claim's latest; counts the local hour on the Debtor item (send-hour
+learning); and a click within 3 days of the send earns the message's variant its reward.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pynamodb.exceptions import PynamoDBException, UpdateError
 
 from recobro import clock, config, links
 from recobro.optimise import send_hour, stats
-from recobro.storage.models import Debtor, Message, claim_ref
+from recobro.storage.models import Claim, Debtor, Message, claim_ref
 
 logger = Logger(child=True)
 
@@ -184,6 +185,30 @@ def _stamp(token: TrackingToken, kind: Literal["open", "click"], at: datetime) -
     return message
 
 
+def flag_claim(token: TrackingToken, kind: Literal["open", "click"]) -> bool:
+    """Mark the claim's latest message opened (or clicked, which implies opened); False if it is not the latest.
+
+    Only while the claim's last_message_id is this message: a click on an older reminder says
+    nothing about the newest one. The claim's version moves too, so a writer holding an older
+    copy of the claim fails its conditional save and re-reads instead of dropping the flag.
+    """
+    actions = [Claim.last_message_opened.set(True), Claim.version.add(1)]
+    if kind == "click":
+        actions.append(Claim.last_message_clicked.set(True))
+    try:
+        Claim._get_connection().update_item(
+            token.merchant_id,
+            token.claim_id,
+            actions=actions,
+            condition=Claim.last_message_id == token.message_id,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def count_engagement_hour(merchant_id: str, debtor_id: str, kind: Literal["open", "click"], hour: int) -> None:
     """Add one to the debtor's count of `kind` at local `hour` (Debtor.engagement_hours)."""
     key = send_hour.hour_key(kind, hour)
@@ -216,6 +241,10 @@ def _record(token: TrackingToken, kind: Literal["open", "click"]) -> bool:
         message = _stamp(token, kind, at)
         if message is None:
             return False
+        try:
+            flag_claim(token, kind)
+        except PynamoDBException:  # the flag is one input among several: still count the hour and the reward
+            logger.exception("claim engagement not flagged", extra={"claim_id": token.claim_id, "kind": kind})
         debtor_id = message.debtor_id or token.debtor_id
         if debtor_id and message.timezone:
             count_engagement_hour(token.merchant_id, debtor_id, kind, send_hour.local_hour(at, message.timezone))

@@ -10,7 +10,8 @@ ones payments made elsewhere use (recobro.claims.ledger).
 
 Only after a commit that newly applied the event: its events are published to merchants'
 webhooks, the funnel counts payment_succeeded / payment_failed, and a newly recorded payment
-sends the debtor a receipt. A crash between the commit and these loses them (never doubles
+sends the debtor a receipt and credits the reminders sent in the 7 days before it (their
+variants' reward, recobro.optimise.stats). A crash between the commit and these loses them (never doubles
 them): the redelivered event is a duplicate. Stripe is called only for a `charge.refunded`
 that does not list its refunds.
 """
@@ -31,6 +32,7 @@ from recobro.claims.allocation import Allocation, apply_payment, apply_refund
 from recobro.claims.ledger import MAX_ATTEMPTS, _apply_balance, _backoff, _status_events, balance_of, entry_view
 from recobro.claims.service import schedule_next_reminder
 from recobro.ids import new_id
+from recobro.optimise import stats
 from recobro.payments.mapping import Movement, movement_of, with_refunds
 from recobro.reminders.schedule import utc_iso
 from recobro.storage.models import Claim, Debtor, LedgerEntry, StripeEvent, StripePaymentRef, claim_ref
@@ -133,6 +135,7 @@ class Plan:
     marker_at: int
     outcome: str
     paid: int = 0  # the amount of the event's own payment, when this commit records it
+    paid_at: datetime | None = None  # and when it was made
 
 
 def _entry(claim: Claim, key: str, kind: str, amount: int, allocation: Allocation, movement: Movement) -> LedgerEntry:
@@ -237,8 +240,10 @@ def _plan(movement: Movement, loaded: Loaded) -> Plan:
     writes.extend(Write(event.to_item()) for event in happened)
     outcome = "applied" if new_entries or status != previous else "nothing_to_move"
     own = f"payment#{movement.payment_intent}"
-    paid = sum(int(e.amount) for e in new_entries if e.entry_key == own) if movement.kind == "payment" else 0
-    return Plan(writes, happened, marker_at, outcome, paid)
+    paid_entries = [e for e in new_entries if e.entry_key == own] if movement.kind == "payment" else []
+    paid = sum(int(e.amount) for e in paid_entries)
+    paid_at = paid_entries[0].occurred_at if paid_entries else None
+    return Plan(writes, happened, marker_at, outcome, paid, paid_at)
 
 
 def _claim_view(claim: Claim) -> dict[str, Any]:
@@ -317,6 +322,7 @@ def _after_commit(movement: Movement, plan: Plan, claim: Claim) -> None:
             "payment receipt not sent",
             extra={"stripe_event_id": movement.event_id, "claim_id": claim.claim_id, "error": type(exc).__name__},
         )
+    stats.credit_payment_quietly(claim, plan.paid_at or clock.now())
 
 
 def apply(event: dict[str, Any]) -> str:
