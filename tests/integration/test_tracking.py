@@ -267,3 +267,27 @@ def test_a_click_marks_the_latest_reminder_opened_too(stack: Stack, merchant: Me
     assert Browser().get(latest.links(stack.urls["tracking"]).click_url).status == 302  # images blocked: no open
     claim = _claim_now(merchant.merchant_id, claim_id)
     assert claim.last_message_opened is True and claim.last_message_clicked is True
+
+
+def test_a_debtor_who_clicks_in_the_evening_gets_the_steps_without_an_hour_in_the_evening(
+    stack: Stack, merchant: MerchantClient
+) -> None:
+    from datetime import UTC, datetime, time
+    from zoneinfo import ZoneInfo
+
+    from recobro.claims.service import upcoming_reminder
+
+    sent = _send_reminder(stack, merchant)
+    madrid = ZoneInfo("Europe/Madrid")
+    evening = datetime.combine(clock.now().astimezone(madrid).date(), time(19, 10), tzinfo=madrid)
+    clock.travel_to(evening)
+    assert Browser().get(sent.tracked.click_url).status == 302
+
+    claim = Claim.get(sent.merchant_id, sent.claim_id, consistent_read=True)
+    assert claim.send_time == "19:00"
+    # The default strategy's +3 SMS states 12:00 and keeps it; the +7 email states no hour.
+    due = date.fromisoformat(claim.installments[0].due_date)
+    after_sms = datetime.combine(due + timedelta(days=3), time(12, 0), tzinfo=madrid).astimezone(UTC)
+    upcoming = upcoming_reminder(claim, after_sms, after_sms)
+    assert upcoming is not None and upcoming.step == "d+7.email"
+    assert upcoming.at.astimezone(madrid).time() == time(19, 0)

@@ -24,12 +24,13 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 from pynamodb.exceptions import PynamoDBException, UpdateError
 
-from recobro import clock, config, links
+from recobro import clock, config, guardrails, links
+from recobro.merchants import cached_merchant
 from recobro.optimise import send_hour, stats
 from recobro.storage.models import Claim, Debtor, Message, claim_ref
 
@@ -209,15 +210,18 @@ def flag_claim(token: TrackingToken, kind: Literal["open", "click"]) -> bool:
     return True
 
 
-def count_engagement_hour(merchant_id: str, debtor_id: str, kind: Literal["open", "click"], hour: int) -> None:
-    """Add one to the debtor's count of `kind` at local `hour` (Debtor.engagement_hours)."""
+def count_engagement_hour(
+    merchant_id: str, debtor_id: str, kind: Literal["open", "click"], hour: int
+) -> dict[str, Any] | None:
+    """Add one to the debtor's count of `kind` at local `hour` (Debtor.engagement_hours); the
+    counts after the change, or None if it could not be counted."""
     key = send_hour.hour_key(kind, hour)
     debtor = Debtor(merchant_id=merchant_id, debtor_id=debtor_id)
     path = Debtor.engagement_hours[key]
     for _ in range(2):  # the map may be created by a concurrent first engagement in between
         try:
             debtor.update(actions=[path.set((path | 0) + 1)], condition=Debtor.engagement_hours.exists())
-            return
+            return _counts(debtor)
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
@@ -226,11 +230,45 @@ def count_engagement_hour(merchant_id: str, debtor_id: str, kind: Literal["open"
                 actions=[Debtor.engagement_hours.set({key: 1})],
                 condition=Debtor.debtor_id.exists() & Debtor.engagement_hours.does_not_exist(),
             )
-            return
+            return _counts(debtor)
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
     logger.warning("engagement hour not counted", extra={"message_kind": kind})
+    return None
+
+
+def _counts(debtor: Debtor) -> dict[str, Any]:
+    """The engagement counts as the update returned them (PynamoDB reads ALL_NEW back into the item)."""
+    stored = debtor.engagement_hours
+    if stored is None:
+        return {}
+    return dict(stored.as_dict() if hasattr(stored, "as_dict") else stored)  # type: ignore[no-untyped-call]
+
+
+def learn_send_time(token: TrackingToken, counts: dict[str, Any]) -> str | None:
+    """Put the debtor's best local send time (within the merchant's window) on the claim, so the
+    planner times the claim's next steps that state no hour by it; the time, or None if unchanged."""
+    merchant = cached_merchant(token.merchant_id)
+    window = send_hour.DEFAULT_WINDOW
+    if merchant is not None:
+        window = (
+            guardrails.parse_clock(str(merchant.contact_window.start)),
+            guardrails.parse_clock(str(merchant.contact_window.end)),
+        )
+    best = send_hour.best_send_time(counts, window).strftime("%H:%M")
+    try:
+        Claim._get_connection().update_item(
+            token.merchant_id,
+            token.claim_id,
+            actions=[Claim.send_time.set(best), Claim.version.add(1)],
+            condition=Claim.claim_id.exists() & (Claim.send_time.does_not_exist() | (Claim.send_time != best)),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    return best
 
 
 def _record(token: TrackingToken, kind: Literal["open", "click"]) -> bool:
@@ -247,7 +285,11 @@ def _record(token: TrackingToken, kind: Literal["open", "click"]) -> bool:
             logger.exception("claim engagement not flagged", extra={"claim_id": token.claim_id, "kind": kind})
         debtor_id = message.debtor_id or token.debtor_id
         if debtor_id and message.timezone:
-            count_engagement_hour(token.merchant_id, debtor_id, kind, send_hour.local_hour(at, message.timezone))
+            counts = count_engagement_hour(
+                token.merchant_id, debtor_id, kind, send_hour.local_hour(at, message.timezone)
+            )
+            if counts:
+                learn_send_time(token, counts)
         if kind == "click":
             stats.record_reward(message, "click", at)
     except PynamoDBException:
