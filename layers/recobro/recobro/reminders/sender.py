@@ -96,7 +96,7 @@ def _choose_step(job: ReminderJob, claim: Claim, debtor: Debtor) -> Chosen | str
     )
     after = parse_utc_iso(job.after) if job.after else None
     # The job's own step always counts, even when a deferral already moved reminded_through past it.
-    since = own_at - timedelta(microseconds=1) if after is None or after >= own_at else after
+    since = own_at - timedelta(microseconds=1) if after is not None and after >= own_at else after
     due = engine.due_steps(strategy, replace(facts, reminded_through=since), own_at)
     chosen = next((p for p in due if p.decision == "send"), None)
     if chosen is not None:
