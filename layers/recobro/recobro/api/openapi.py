@@ -70,6 +70,11 @@ def document(server_url: str = "/") -> dict[str, Any]:
                 **({"content": {"application/json": {"schema": _ref(op.response)}}} if op.response else {}),
             }
         }
+        for status, description in op.other_statuses.items():
+            responses[str(status)] = {
+                "description": description,
+                **({"content": {"application/json": {"schema": _ref(op.response)}}} if op.response else {}),
+            }
         statuses = set(op.errors) | ({415, 413} if op.request else set()) | ({409} if op.method == "POST" else set())
         for status in sorted(statuses):
             responses[str(status)] = {

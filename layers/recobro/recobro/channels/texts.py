@@ -171,16 +171,20 @@ def variables_used(source: str) -> list[str]:
     return seen
 
 
-def render_source(source: str, variables: dict[str, str], required: tuple[str, ...] = ()) -> str:
-    """Check, then render in the sandbox; whitespace is folded to single spaces between lines."""
+def render_lines(source: str, variables: dict[str, str], required: tuple[str, ...] = ()) -> list[str]:
+    """Check, then render in the sandbox: the lines, whitespace folded, blank lines kept as ""."""
     check(source, required)
     context = {name: str(value) for name, value in variables.items() if name in VARIABLES}
     try:
         text = _environment().from_string(source).render(**context)
     except (SecurityError, UndefinedError) as error:
         raise TemplateInvalid([TemplateProblem(str(error))]) from None
-    lines = [" ".join(line.split()) for line in text.strip().splitlines()]
-    return "\n".join(line for line in lines if line)
+    return [" ".join(line.split()) for line in text.strip().splitlines()]
+
+
+def render_source(source: str, variables: dict[str, str], required: tuple[str, ...] = ()) -> str:
+    """Check, then render in the sandbox; whitespace is folded to single spaces between lines."""
+    return "\n".join(line for line in render_lines(source, variables, required) if line)
 
 
 # ---------------------------------------------------------------- the built-in texts
