@@ -834,7 +834,7 @@ from recobro.channels import templates_api  # noqa: E402 - kept with the views t
 )
 def put_template(call: Call) -> Answer:
     saved, created = templates_api.put_template(call.merchant_id, call.path["channel"], call.path["name"], call.body)
-    logger.info("template saved", extra={"merchant_id": call.merchant_id, "created": created})
+    logger.info("template saved", extra={"merchant_id": call.merchant_id, "new_template": created})
     return Answer(201 if created else 200, saved)
 
 

@@ -2,8 +2,8 @@
 
 A preview renders a template (saved, built in, or a draft in the request) with sample values in
 every language it has: what a debtor would read, and for SMS how many parts it takes against the
-merchant's cap. Saving an SMS that only fits without its accents, or not at all, is allowed with
-a warning: a send that does not fit is refused then (sms_too_long), never cut.
+merchant's cap. Saving an SMS that does not fit with sample values is allowed, with a warning: a
+send that does not fit is refused then (sms_too_long), never cut.
 """
 
 from __future__ import annotations
@@ -318,22 +318,13 @@ def _preview(
 
 
 def _warnings(rendered: list[dict[str, Any]]) -> list[str]:
-    warnings = []
-    for one in rendered:
-        parts = one["sms"]
-        if parts is None or (parts["fits"] and not parts["sent_without_accents"]):
-            continue
-        if parts["fits"]:
-            warnings.append(
-                f"texts.{one['language']}: with sample values it fits your cap of {parts['max_segments']} SMS "
-                "only without its accents, and is sent that way."
-            )
-        else:
-            warnings.append(
-                f"texts.{one['language']}: with sample values it takes {parts['segments']} {parts['encoding']} SMS, "
-                f"more than your cap of {parts['max_segments']}: such a message is refused when sent (sms_too_long)."
-            )
-    return warnings
+    """SMS texts that, with sample values, take more parts than the merchant allows."""
+    return [
+        f"texts.{one['language']}: with sample values it takes {one['sms']['segments']} {one['sms']['encoding']} SMS, "
+        f"more than your cap of {one['sms']['max_segments']}: such a message is refused when sent (sms_too_long)."
+        for one in rendered
+        if one["sms"] is not None and not one["sms"]["fits"]
+    ]
 
 
 # ---------------------------------------------------------------- operations
@@ -384,9 +375,9 @@ def preview_template(merchant_id: str, channel: str, name: str, body: PreviewIn)
         builtin, sources, subjects = True, {}, {}
         languages = templates.builtin_languages(channel, name)
     else:
+        stored = templates.get_template(merchant_id, channel, name)
         if body.subjects is not None:
             raise ValidationFailed("A draft's subjects come with its texts.", field="texts")
-        stored = templates.get_template(merchant_id, channel, name)
         builtin, sources, subjects, languages = False, dict(stored.texts), dict(stored.subjects), list(stored.texts)
     rendered = _preview(merchant_id, channel, name, builtin, sources, subjects, languages, merchant)
     return _out(
