@@ -66,7 +66,7 @@ def document(server_url: str = "/") -> dict[str, Any]:
     for op in ops:
         responses: dict[str, Any] = {
             str(op.status): {
-                "description": "OK" if op.status < 300 else "Created",
+                "description": {201: "Created", 202: "Accepted"}.get(op.status, "OK"),
                 **({"content": {"application/json": {"schema": _ref(op.response)}}} if op.response else {}),
             }
         }
