@@ -73,6 +73,14 @@ class Call:
     query: Any = None
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A view's body sent with one of its operation's other_statuses (201 created / 200 replaced)."""
+
+    status: int
+    body: Any
+
+
 View = Callable[[Call], Any]
 
 
@@ -107,12 +115,20 @@ def operation(op: Operation) -> Callable[[View], View]:
     return register
 
 
+def _status_and_body(op: Operation, result: Any) -> tuple[int, Any]:
+    if isinstance(result, Answer):
+        if result.status != op.status and result.status not in op.other_statuses:
+            raise ValueError(f"{op.operation_id} does not declare status {result.status}")
+        return result.status, result.body
+    return op.status, result
+
+
 def _serve(op: Operation, view: View, path: dict[str, str]) -> Response:
     request = _request()
     merchant_id = "" if op.public else authenticate(request.headers.get("authorization"))
     query = parse_query(op.query, request.query_params or {}) if op.query else None
     if op.request is None:
-        return _json(op.status, view(Call(merchant_id, path, None, query)))
+        return _json(*_status_and_body(op, view(Call(merchant_id, path, None, query))))
     nothing_required = not any(field.is_required() for field in op.request.model_fields.values())
     if nothing_required and not (request.raw_body or b"").strip():
         raw: Any = {}  # e.g. POST .../resume with no body
@@ -121,7 +137,8 @@ def _serve(op: Operation, view: View, path: dict[str, str]) -> Response:
     body = schemas.parse(op.request, raw)
 
     def respond() -> dict[str, Any]:
-        return {"status": op.status, "body": view(Call(merchant_id, path, body, query))}
+        status, answer = _status_and_body(op, view(Call(merchant_id, path, body, query)))
+        return {"status": status, "body": answer}
 
     if op.method != "POST":
         result = respond()
@@ -656,14 +673,14 @@ steps:
     channel: email
     early_payment_offer: {discount_percent: 2}
     variants:
-      - {template: pre_due_offer, control: true}
+      - {template: reminder, control: true}
   - day: 3
     channel: sms
     conditions:
       channel_available: {eq: sms}
       amount_due: {gte: 2000}
     variants:
-      - {template: sms_reminder, control: true}
+      - {template: reminder, control: true}
 """
 
 
@@ -781,6 +798,91 @@ def get_strategy_assignments(call: Call) -> dict[str, Any]:
 )
 def put_strategy_assignments(call: Call) -> dict[str, Any]:
     return strategies.put_assignments(call.merchant_id, call.body)
+
+
+# ---------------------------------------------------------------- message templates
+
+from recobro.channels import templates_api  # noqa: E402 - kept with the views that use them
+
+
+@operation(
+    Operation(
+        "putTemplate",
+        "PUT",
+        "/v1/templates/{channel}/{name}",
+        "Save your own message template for a channel: a text per language (es, en, pt-BR)",
+        "templates",
+        status=201,
+        other_statuses={200: "Replaced: the template existed and now has these texts."},
+        request=templates_api.TemplateIn,
+        response=templates_api.TemplateOut,
+        errors=(400, 401, 409),
+        description="Texts may use only the documented variables (`GET /v1/templates` lists them), `if`/`else` "
+        "and a few string filters. SMS and WhatsApp texts must use `payment_url` and `opt_out_text`; an email "
+        "body must use `payment_url`, and we add the unsubscribe link. A 400 names the field (`texts.es`) and "
+        "`error.line`, and lists every problem in `error.errors`. Built-in names such as `reminder` are reserved. "
+        "Strategy variants name templates by `name` for the step's channel.",
+        example={
+            "texts": {
+                "es": "Hola {{ debtor_first_name }}, {{ merchant_name }}: tienes {{ amount_due }} pendiente. "
+                "Paga aquí: {{ payment_url }} {{ opt_out_text }}.",
+                "en": "Hi {{ debtor_first_name }}, {{ merchant_name }} here: {{ amount_due }} is outstanding. "
+                "Pay here: {{ payment_url }} {{ opt_out_text }}.",
+            }
+        },
+    )
+)
+def put_template(call: Call) -> Answer:
+    saved, created = templates_api.put_template(call.merchant_id, call.path["channel"], call.path["name"], call.body)
+    logger.info("template saved", extra={"merchant_id": call.merchant_id, "new_template": created})
+    return Answer(201 if created else 200, saved)
+
+
+@operation(
+    Operation(
+        "getTemplate",
+        "GET",
+        "/v1/templates/{channel}/{name}",
+        "One of your templates, or a built-in one",
+        "templates",
+        response=templates_api.TemplateOut,
+    )
+)
+def get_template(call: Call) -> dict[str, Any]:
+    return templates_api.get_template(call.merchant_id, call.path["channel"], call.path["name"])
+
+
+@operation(
+    Operation(
+        "listTemplates",
+        "GET",
+        "/v1/templates",
+        "Your templates and the built-in ones, with the variables a template may use",
+        "templates",
+        response=templates_api.TemplateList,
+        errors=(401,),
+    )
+)
+def list_templates(call: Call) -> dict[str, Any]:
+    return templates_api.list_templates(call.merchant_id)
+
+
+@operation(
+    Operation(
+        "previewTemplate",
+        "POST",
+        "/v1/templates/{channel}/{name}/preview",
+        "What a debtor would read, in every language of the template, with sample values",
+        "templates",
+        request=templates_api.PreviewIn,
+        response=templates_api.PreviewOut,
+        description="An empty body previews the saved (or built-in) template; `texts` (and `subjects`) preview a "
+        "draft without saving it. SMS previews count the parts against your `max_sms_segments`.",
+        example={},
+    )
+)
+def preview_template(call: Call) -> dict[str, Any]:
+    return templates_api.preview_template(call.merchant_id, call.path["channel"], call.path["name"], call.body)
 
 
 # ---------------------------------------------------------------- the document itself

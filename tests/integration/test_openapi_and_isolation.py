@@ -12,6 +12,9 @@ from tests.integration.claims import claim_body
 from tests.integration.conftest import MerchantClient, Stack
 from tests.template_helpers import api_events, load_template
 
+OWNERS_SMS = "{{ merchant_name }}: {{ amount_due }} {{ payment_url }} {{ opt_out_text }}"
+NAMED_BY_EACH_MERCHANT = {("PUT", "/v1/strategies/{name}"), ("PUT", "/v1/templates/{channel}/{name}")}
+
 
 def _document(stack: Stack) -> dict[str, Any]:
     reply = request("GET", stack.urls["api"] + "/v1/openapi.json")
@@ -54,10 +57,11 @@ def _ids_of(owner: MerchantClient) -> dict[str, str]:
     strategy = owner.call(
         "PUT",
         "/v1/strategies/example",
-        {"yaml": "name: example\nsteps: [{day: 1, channel: email, variants: [{template: a, control: true}]}]\n"},
+        {"yaml": "name: example\nsteps: [{day: 1, channel: email, variants: [{template: reminder, control: true}]}]\n"},
     )
-    if strategy.status == 200:
-        ids["name"] = "example"
+    template = owner.call("PUT", "/v1/templates/sms/example", {"texts": {"es": OWNERS_SMS}})
+    if strategy.status == 200 and template.status == 201:
+        ids["name"] = "example"  # both a strategy and an SMS template of the owner
     keys = owner.call("GET", "/v1/api_keys")
     if keys.status == 200 and keys.json().get("data"):
         ids["key_id"] = keys.json()["data"][0]["id"]
@@ -78,8 +82,8 @@ def test_every_route_with_another_merchants_ids_is_404(
     walked = 0
     for method, path, op in _operations(stack):
         names = re.findall(r"{(\w+)}", path)
-        if not names or (method, path) == ("PUT", "/v1/strategies/{name}"):
-            continue  # a strategy name is not an id: each merchant saves its own "example" (checked below)
+        if not names or (method, path) in NAMED_BY_EACH_MERCHANT:
+            continue  # a name is not an id: each merchant saves its own "example" (checked below)
         if any(name not in ids for name in names):
             pytest.fail(f"no id of the owner for {method} {path}: extend _ids_of")
         concrete = path
@@ -101,7 +105,10 @@ def test_every_route_with_another_merchants_ids_is_404(
     other_saved = other_merchant.call(
         "PUT",
         "/v1/strategies/example",
-        {"yaml": "name: example\nsteps: [{day: 9, channel: sms, variants: [{template: b, control: true}]}]\n"},
+        {"yaml": "name: example\nsteps: [{day: 9, channel: sms, variants: [{template: reminder, control: true}]}]\n"},
     )
     assert other_saved.status == 200 and other_saved.json()["version"] == 1
     assert merchant.call("GET", "/v1/strategies/example").json()["steps"][0]["step"] == "d+1.email"
+    others = other_merchant.call("PUT", "/v1/templates/sms/example", {"texts": {"en": OWNERS_SMS}})
+    assert others.status == 201 and others.json()["version"] == 1  # its own, not a replacement of the owner's
+    assert merchant.call("GET", "/v1/templates/sms/example").json()["texts"] == {"es": OWNERS_SMS}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from recobro.channels import message_templates
 from recobro.storage.models import Claim, StrategyVersion
 
 from tests.integration.claims import claim_body
@@ -29,7 +30,18 @@ steps:
 """
 
 
+# The merchant's own templates GENTLE's variants name (a strategy may name only templates that exist).
+GENTLE_TEMPLATES = {
+    ("email", "pre_due_offer"): "Hola {{ debtor_first_name }}: paga {{ amount_due }} antes y ahorra. {{ payment_url }}",
+    ("email", "pre_due_offer_short"): "Paga {{ amount_due }} aquí: {{ payment_url }}",
+    ("sms", "sms_reminder"): "{{ merchant_name }}: debes {{ amount_due }}. {{ payment_url }} {{ opt_out_text }}",
+}
+
+
 def put(merchant: MerchantClient, name: str, text: str) -> Any:
+    for (channel, template), source in GENTLE_TEMPLATES.items():
+        subjects = {"es": "Tu pago a {{ merchant_name }}"} if channel == "email" else None
+        message_templates.save_template(merchant.merchant_id, channel, template, {"es": source}, subjects)
     return merchant.call("PUT", f"/v1/strategies/{name}", {"yaml": text})
 
 

@@ -28,6 +28,8 @@ class Operation:
     description: str = ""
     public: bool = False  # no API key needed (the OpenAPI document itself)
     extra_responses: dict[int, str] = field(default_factory=dict)
+    # Further success statuses with the same body, and what each means (the view returns Answer).
+    other_statuses: dict[int, str] = field(default_factory=dict)
     # A valid request body: shown in the OpenAPI document, and sent by the tests that walk every route.
     example: dict[str, Any] | None = None
 

@@ -66,10 +66,15 @@ def document(server_url: str = "/") -> dict[str, Any]:
     for op in ops:
         responses: dict[str, Any] = {
             str(op.status): {
-                "description": "OK" if op.status < 300 else "Created",
+                "description": {201: "Created", 202: "Accepted"}.get(op.status, "OK"),
                 **({"content": {"application/json": {"schema": _ref(op.response)}}} if op.response else {}),
             }
         }
+        for status, description in op.other_statuses.items():
+            responses[str(status)] = {
+                "description": description,
+                **({"content": {"application/json": {"schema": _ref(op.response)}}} if op.response else {}),
+            }
         statuses = set(op.errors) | ({415, 413} if op.request else set()) | ({409} if op.method == "POST" else set())
         for status in sorted(statuses):
             responses[str(status)] = {

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -139,6 +139,27 @@ def _problems_in(node: nodes.Node, found: list[TemplateProblem]) -> None:
         _problems_in(child, found)
 
 
+# What rendering a template that passed the tree walk can still raise: a filter given arguments it
+# cannot take (trim(1), upper(1)), text compared with a number (amount_due > 3).
+_RENDER_ERRORS = (SecurityError, UndefinedError, TypeError, ValueError, LookupError, ArithmeticError)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    """Compiling costs more than rendering; a sender renders the same few texts all day."""
+    return _environment().from_string(source)
+
+
+def _template_line(error: BaseException) -> int | None:
+    """The template line a rendering error came from (Jinja puts template frames in the traceback)."""
+    line, tb = None, error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
 def problems(source: str, required: tuple[str, ...] = ()) -> list[TemplateProblem]:
     """Everything wrong with a template; an empty list means it may be used."""
     if len(source) > MAX_SOURCE:
@@ -151,7 +172,21 @@ def problems(source: str, required: tuple[str, ...] = ()) -> list[TemplateProble
     _problems_in(tree, found)
     used = {n.name for n in tree.find_all(nodes.Name)}
     found += [TemplateProblem(f"the template must use {{{{ {name} }}}}") for name in required if name not in used]
+    if not found:
+        found += _trial_problems(source)
     return found
+
+
+def _trial_problems(source: str) -> list[TemplateProblem]:
+    """Render with every variable set, then with every one empty: what fails whatever the values
+    (a filter's arguments, text compared with a number) is found now, not when a debtor is due a
+    message. A failure that needs some values empty and others not is refused by render_lines."""
+    for value in ("x", ""):
+        try:
+            _compiled(source).render(**dict.fromkeys(VARIABLES, value))
+        except _RENDER_ERRORS as error:
+            return [TemplateProblem(f"cannot be rendered: {error}", _template_line(error))]
+    return []
 
 
 def check(source: str, required: tuple[str, ...] = REQUIRED) -> None:
@@ -171,16 +206,20 @@ def variables_used(source: str) -> list[str]:
     return seen
 
 
-def render_source(source: str, variables: dict[str, str], required: tuple[str, ...] = ()) -> str:
-    """Check, then render in the sandbox; whitespace is folded to single spaces between lines."""
+def render_lines(source: str, variables: dict[str, str], required: tuple[str, ...] = ()) -> list[str]:
+    """Check, then render in the sandbox: the lines, whitespace folded, blank lines kept as ""."""
     check(source, required)
     context = {name: str(value) for name, value in variables.items() if name in VARIABLES}
     try:
-        text = _environment().from_string(source).render(**context)
-    except (SecurityError, UndefinedError) as error:
-        raise TemplateInvalid([TemplateProblem(str(error))]) from None
-    lines = [" ".join(line.split()) for line in text.strip().splitlines()]
-    return "\n".join(line for line in lines if line)
+        text = _compiled(source).render(**context)
+    except _RENDER_ERRORS as error:
+        raise TemplateInvalid([TemplateProblem(str(error), _template_line(error))]) from None
+    return [" ".join(line.split()) for line in text.strip().splitlines()]
+
+
+def render_source(source: str, variables: dict[str, str], required: tuple[str, ...] = ()) -> str:
+    """Check, then render in the sandbox; whitespace is folded to single spaces between lines."""
+    return "\n".join(line for line in render_lines(source, variables, required) if line)
 
 
 # ---------------------------------------------------------------- the built-in texts

@@ -647,6 +647,32 @@ class StrategyAssignments(Model):
     version = VersionAttribute()
 
 
+# ---- merchant message templates (recobro.channels.message_templates; docs/adr/0013-channels-and-two-way.md)
+# Same table as the strategies: a strategy's variants name templates of the same merchant.
+# - One template: GetItem (merchant_id, "#template#<channel>#<name>"), cached per container for 60 s
+#   by the sender; built-in names ("reminder") are reserved and never read.
+# - The templates a strategy names: BatchGetItem of their keys when the strategy is saved.
+# - All of a merchant's templates: Query merchant_id, strategy_key begins_with "#template#".
+# - Create: PutItem with attribute_not_exists; replace: conditional on its version.
+
+
+class MessageTemplate(Model):
+    """A merchant's own text for one channel, per language, checked by recobro.channels.texts."""
+
+    class Meta(_Meta):
+        table_name = config.STRATEGIES_TABLE
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    strategy_key = UnicodeAttribute(range_key=True)  # "#template#<channel>#<name>"
+    channel = UnicodeAttribute()  # email | sms | whatsapp
+    name = UnicodeAttribute()
+    texts = UnicodeAttribute()  # JSON {"es": "...", "en": "...", "pt-BR": "..."}: at least one language
+    subjects = UnicodeAttribute(null=True)  # JSON, email only: a subject for every language with a text
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Merchant,
     ApiKey,
@@ -668,4 +694,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     StrategyVersion,
     StrategyPointer,
     StrategyAssignments,
+    MessageTemplate,
 )

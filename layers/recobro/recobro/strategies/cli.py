@@ -1,8 +1,10 @@
 """`recobro strategy validate|simulate FILE`: check and try a strategy offline, before saving it.
 
 Validation prints one "FILE:LINE:COL: message" line per problem (the form editors and CI jump
-to) and exits 1. Simulation runs the strategy over a generated sample of claims (no AWS, no
-network) and prints what would be sent, when, and what a guardrail would hold back.
+to) and exits 1. It knows the built-in templates but not a merchant's: names it cannot check
+are listed (same form, "not checked") and do not fail it; saving through the API checks them.
+Simulation runs the strategy over a generated sample of claims (no AWS, no network) and prints
+what would be sent, when, and what a guardrail would hold back.
 """
 
 from __future__ import annotations
@@ -16,23 +18,39 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from recobro import clock
-from recobro.strategies.parser import StrategyInvalid, parse_strategy
+from recobro.channels import message_templates
+from recobro.strategies.parser import StrategyInvalid, errors_at, parse_strategy
 from recobro.strategies.schema import Strategy
 from recobro.strategies.simulate import simulate, synthetic_claims
 
 
-def _load(path: str, err: TextIO) -> Strategy | None:
+def _load(path: str, err: TextIO) -> tuple[str, Strategy] | None:
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         print(f"{path}: cannot read: {exc}", file=err)
         return None
     try:
-        return parse_strategy(text)
+        return text, parse_strategy(text)
     except StrategyInvalid as invalid:
         for error in invalid.errors:
             print(error.format(path), file=err)
         return None
+
+
+def _unchecked_templates(path: str, text: str, strategy: Strategy) -> list[str]:
+    """Templates that are not built in: they may be the merchant's, which only the API can tell."""
+    unchecked = [
+        (
+            ("steps", index, "variants", number, "template"),
+            f"not checked: {step.channel} template '{variant.template}' is not built in; "
+            "it must be one of your templates when you save",
+        )
+        for index, step in enumerate(strategy.steps)
+        for number, variant in enumerate(step.variants)
+        if variant.template not in message_templates.builtin_names(step.channel)
+    ]
+    return [error.format(path) for error in errors_at(text, unchecked).errors] if unchecked else []
 
 
 def _print_simulation(result: dict[str, Any], out: TextIO) -> None:
@@ -67,11 +85,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     sim.add_argument("--json", action="store_true", help="print the simulation as JSON")
     args = parser.parse_args(argv)
 
-    loaded = _load(args.file, err)
-    if loaded is None:
+    read = _load(args.file, err)
+    if read is None:
         return 1
+    text, loaded = read
     if args.action == "validate":
-        print(f"{args.file}: ok ({len(loaded.steps)} steps)", file=out)
+        notes = _unchecked_templates(args.file, text, loaded)
+        for note in notes:
+            print(note, file=out)
+        unchecked = f"; {len(notes)} template name(s) not checked" if notes else ""
+        print(f"{args.file}: ok ({len(loaded.steps)} steps{unchecked})", file=out)
         return 0
     if not 1 <= args.claims <= 1000:
         print("--claims is between 1 and 1000", file=err)

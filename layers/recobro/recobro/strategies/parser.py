@@ -280,6 +280,19 @@ def parse_strategy(text: str) -> Strategy:
     return strategy
 
 
+def errors_at(text: str, problems: Sequence[tuple[Path, str]]) -> StrategyInvalid:
+    """Problems found after parsing (a template the merchant does not have), placed on the nodes
+    of `text`, a document parse_strategy accepted: (path, message) -> line, column and pointer."""
+    loader = _NoAliasComposer(text)
+    try:
+        root = loader.get_single_node()
+    finally:
+        loader.dispose()
+    if root is None:
+        return StrategyInvalid([StrategyError(1, 1, pointer(path), message) for path, message in problems])
+    return StrategyInvalid([_at(root, path, False, message) for path, message in problems])
+
+
 def _unique(errors: list[StrategyError]) -> list[StrategyError]:
     return list(dict.fromkeys(errors))
 

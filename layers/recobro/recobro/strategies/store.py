@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from recobro import clock
+from recobro.channels import message_templates
 from recobro.errors import NotFound, ValidationFailed
 from recobro.reminders.schedule import parse_utc_iso, utc_iso
 from recobro.storage.models import (
@@ -33,7 +34,7 @@ from recobro.storage.models import (
 from recobro.storage.transactions import TransactionConflict, Write, commit
 from recobro.strategies.builtin import built_in, built_in_text
 from recobro.strategies.engine import ClaimFacts, InstallmentFacts
-from recobro.strategies.parser import StrategyInvalid, parse_strategy
+from recobro.strategies.parser import Path, StrategyInvalid, errors_at, parse_strategy
 from recobro.strategies.schema import CHANNELS, NAME_PATTERN, SEGMENT_PATTERN, Strategy
 
 DEFAULT_NAME = "default"
@@ -212,25 +213,48 @@ def strategy_view(stored: StoredStrategy, created: bool | None = None) -> dict[s
 # ---------------------------------------------------------------- saving
 
 
+def _invalid(invalid: StrategyInvalid) -> ValidationFailed:
+    first = invalid.errors[0]
+    return ValidationFailed(
+        f"Line {first.line}, column {first.column}: {first.message}",
+        field="yaml",
+        line=first.line,
+        column=first.column,
+        pointer=first.pointer,
+        errors=[e.as_dict() for e in invalid.errors],
+    )
+
+
+def missing_templates(strategy: Strategy, have: set[tuple[str, str]]) -> list[tuple[Path, str]]:
+    """(path of the `template:` value, message) for every variant whose template is not in `have`."""
+    return [
+        (
+            ("steps", index, "variants", number, "template"),
+            f"no {step.channel} template is named '{variant.template}'; "
+            f"save it first (PUT /v1/templates/{step.channel}/{variant.template})",
+        )
+        for index, step in enumerate(strategy.steps)
+        for number, variant in enumerate(step.variants)
+        if (step.channel, variant.template) not in have
+    ]
+
+
 def save_strategy(merchant_id: str, name: str, text: str) -> tuple[StoredStrategy, bool]:
-    """Validate and save `text` as the next version of `name`; (the latest version, whether it is new)."""
+    """Validate and save `text` as the next version of `name`; (the latest version, whether it is new).
+    Every variant must name a template of its step's channel: built in or one the merchant saved."""
     check_name(name)
     try:
         strategy = parse_strategy(text)
     except StrategyInvalid as invalid:
-        first = invalid.errors[0]
-        raise ValidationFailed(
-            f"Line {first.line}, column {first.column}: {first.message}",
-            field="yaml",
-            line=first.line,
-            column=first.column,
-            pointer=first.pointer,
-            errors=[e.as_dict() for e in invalid.errors],
-        ) from None
+        raise _invalid(invalid) from None
     if strategy.name != name:
         raise ValidationFailed(
             f"The document is named '{strategy.name}' but saved as '{name}'; the two must agree.", field="yaml"
         )
+    wanted = {(step.channel, variant.template) for step in strategy.steps for variant in step.variants}
+    missing = missing_templates(strategy, message_templates.existing(merchant_id, wanted))
+    if missing:
+        raise _invalid(errors_at(text, missing))
     digest = checksum(text)
     for _ in range(5):
         pointer = _pointer(merchant_id, name, consistent=True)
