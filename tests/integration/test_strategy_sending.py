@@ -97,3 +97,65 @@ def test_every_send_is_counted_under_its_variant_with_the_probabilities_used(
     arm = VariantStats.get(str(slot.stats_key), str(slot.stats_arm), consistent_read=True)
     assert slot.stats_key == f"{merchant.merchant_id}#d+1.email#default"
     assert arm.sends >= 1
+
+
+FIRM_EMAIL = {
+    "texts": {
+        "es": "{{ debtor_first_name }}, debes {{ amount_due }} a {{ merchant_name }}.\n\nPaga hoy: {{ payment_url }}"
+    },
+    "subjects": {"es": "Aviso firme de {{ merchant_name }}"},
+}
+SHORT_SMS = {"texts": {"es": "{{ merchant_name }}: debes {{ amount_due }}. {{ payment_url }} {{ opt_out_text }}"}}
+TWO_VARIANTS = """\
+name: default
+steps:
+  - day: 1
+    channel: email
+    variants:
+      - {template: reminder, control: true}
+      - {template: firme}
+  - day: 3
+    channel: sms
+    hour: 12
+    variants:
+      - {template: corto, control: true}
+"""
+
+
+def test_variants_share_the_sends_and_merchant_templates_go_out_as_written(
+    stack: Stack, merchant: MerchantClient
+) -> None:
+    for channel, name, body in (("email", "firme", FIRM_EMAIL), ("sms", "corto", SHORT_SMS)):
+        reply = merchant.call("PUT", f"/v1/templates/{channel}/{name}", body)
+        assert reply.status == 201, reply.text
+    saved = merchant.call("PUT", "/v1/strategies/default", {"yaml": TWO_VARIANTS})
+    assert saved.status in (200, 201), saved.text
+
+    claims = [_create(merchant, 2) for _ in range(12)]
+    sms_claim = _create(merchant, 4)
+    _send(stack)
+
+    variants = []
+    for claim in claims:
+        (email,) = stack.outbox(claim["id"])
+        (slot,) = _slots(merchant, claim["id"])
+        assert slot.status == "sent" and slot.template == slot.variant
+        probabilities = json.loads(str(slot.probabilities))
+        assert set(probabilities) <= {"reminder", "firme"} and abs(sum(probabilities.values()) - 1) < 1e-9
+        variants.append(slot.variant)
+        if slot.variant == "firme":
+            assert email["subject"] == "Aviso firme de Tienda Demo"
+            assert "Lucía, debes 42,00" in email["text"]
+            assert "/u/" in email["text"]  # our unsubscribe footer, which the merchant's text cannot leave out
+            assert "/t/o/" in str(email["html"])  # the open pixel
+        else:
+            assert "Recordatorio de pago" in email["subject"]
+    # Twelve debtors, two arms with no history: Thompson sampling sends both (a 1 in 2,000 miss).
+    assert set(variants) == {"reminder", "firme"}
+    arms = {row.variant: int(row.sends) for row in VariantStats.query(f"{merchant.merchant_id}#d+1.email#default")}
+    assert sum(arms.values()) == 12
+
+    (sms,) = stack.outbox(sms_claim["id"])
+    assert sms["text"].startswith("Tienda Demo: debes 42,00")
+    # With "más" the text is UCS-2 and needs 4 parts; without the accent it fits 3 GSM-7 parts.
+    assert sms["text"].endswith("Responde BAJA para no recibir mas SMS")

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from html import escape
 from typing import Any
 
 from recobro import config, unsubscribe
 from recobro.channels import email as email_channel
+from recobro.channels import message_templates, texts, whatsapp
 from recobro.channels import sms as sms_channel
-from recobro.channels import texts, whatsapp
 from recobro.claims.service import amount_due
 from recobro.optimise.tracking import TrackedLinks, tracked_links
 from recobro.rendering import render
@@ -123,22 +124,55 @@ class Reminder:
 
 
 def compose(reminder: Reminder, channel: str, template: str) -> Outgoing:
-    """The reminder rendered for `channel` with the variant `template`."""
-    if template != BUILT_IN_TEMPLATE:
+    """The reminder rendered for `channel` with the variant `template` (ours or the merchant's)."""
+    resolved = message_templates.resolve(reminder.claim.merchant_id, channel, template, reminder.debtor.locale)
+    if resolved is None:
         return Outgoing(channel, template, refused="template_missing", detail=f"no {channel} template '{template}'")
     links = reminder.links()
-    if channel == "email":
-        return _email(reminder, links)
-    if channel == "sms":
-        return _sms(reminder, links)
-    if channel == "whatsapp":
-        return _whatsapp(reminder, links)
+    try:
+        if channel == "email":
+            return _email(reminder, links) if resolved.builtin else _merchant_email(reminder, links, resolved)
+        if channel == "sms":
+            return _sms(reminder, links, resolved)
+        if channel == "whatsapp":
+            return _whatsapp(reminder, links, resolved)
+    except texts.TemplateInvalid as invalid:  # a merchant's text that passed its checks but not this render
+        return Outgoing(channel, template, refused="template_invalid", detail=str(invalid))
     raise ValueError(f"unknown channel {channel!r}")
+
+
+def _headers(reminder: Reminder, unsubscribe_url: str) -> dict[str, str]:
+    return {
+        "X-Recobro-Claim-Id": reminder.claim.claim_id,
+        "X-Recobro-Message-Id": reminder.message_id,
+        **email_channel.unsubscribe_headers(unsubscribe_url),
+    }
+
+
+def _unsubscribe_url(reminder: Reminder) -> str:
+    claim = reminder.claim
+    return unsubscribe.url(claim.merchant_id, claim.debtor_id, "email", claim.claim_id)
+
+
+def _merchant_email(reminder: Reminder, links: TrackedLinks, resolved: message_templates.ResolvedTemplate) -> Outgoing:
+    unsubscribe_url = _unsubscribe_url(reminder)
+    variables = texts.variables(reminder.facts("email", links.click_url))
+    subject, text, html = message_templates.render_email(resolved, {**variables, "unsubscribe_url": unsubscribe_url})
+    pixel = f'<img src="{escape(links.open_pixel_url)}" width="1" height="1" alt="" style="display:block;border:0">'
+    message = email_channel.Email(
+        to=str(reminder.debtor.email),
+        subject=subject,
+        text=text,
+        html=html.replace("</body>", f"{pixel}</body>", 1),
+        from_name=reminder.merchant_name,
+        headers=_headers(reminder, unsubscribe_url),
+    )
+    return Outgoing("email", resolved.name, email=message)
 
 
 def _email(reminder: Reminder, links: TrackedLinks) -> Outgoing:
     claim, debtor = reminder.claim, reminder.debtor
-    unsubscribe_url = unsubscribe.url(claim.merchant_id, claim.debtor_id, "email", claim.claim_id)
+    unsubscribe_url = _unsubscribe_url(reminder)
     context = {
         "merchant_name": reminder.merchant_name,
         "support_email": reminder.merchant.support_email if reminder.merchant else "",
@@ -158,36 +192,36 @@ def _email(reminder: Reminder, links: TrackedLinks) -> Outgoing:
         text=render("email/reminder.txt.j2", debtor.locale, **context),
         html=render("email/reminder.html.j2", debtor.locale, **context),
         from_name=reminder.merchant_name,
-        headers={
-            "X-Recobro-Claim-Id": claim.claim_id,
-            "X-Recobro-Message-Id": reminder.message_id,
-            **email_channel.unsubscribe_headers(unsubscribe_url),
-        },
+        headers=_headers(reminder, unsubscribe_url),
     )
     return Outgoing("email", BUILT_IN_TEMPLATE, email=message)
 
 
-def _sms(reminder: Reminder, links: TrackedLinks) -> Outgoing:
+def _sms(reminder: Reminder, links: TrackedLinks, resolved: message_templates.ResolvedTemplate) -> Outgoing:
     variables = texts.variables(reminder.facts("sms", links.click_url))
-    text = texts.render_builtin("sms", BUILT_IN_TEMPLATE, reminder.debtor.locale, variables)
+    text = message_templates.render_text(resolved, variables)
     cap = int(reminder.merchant.max_sms_segments) if reminder.merchant else sms_channel.DEFAULT_MAX_SEGMENTS
     fitted = sms_channel.fit(text, cap)
     opt_out = variables["opt_out_text"]
     if isinstance(fitted, sms_channel.Refused):
-        return Outgoing("sms", BUILT_IN_TEMPLATE, refused=fitted.reason, detail=fitted.detail, opt_out=opt_out)
+        return Outgoing("sms", resolved.name, refused=fitted.reason, detail=fitted.detail, opt_out=opt_out)
     # A text that only fits without accents also carries its opt-out without them.
     carried = opt_out if fitted.text == text else sms_channel.to_gsm7(opt_out)
-    return Outgoing(
-        "sms", BUILT_IN_TEMPLATE, sms=sms_channel.Sms(str(reminder.debtor.phone), fitted.text), opt_out=carried
-    )
+    message = sms_channel.Sms(str(reminder.debtor.phone), fitted.text)
+    return Outgoing("sms", resolved.name, sms=message, opt_out=carried)
 
 
-def _whatsapp(reminder: Reminder, links: TrackedLinks) -> Outgoing:
+def _whatsapp(reminder: Reminder, links: TrackedLinks, resolved: message_templates.ResolvedTemplate) -> Outgoing:
+    """A template message: ours (recobro_reminder), or the merchant's, which they register with
+    Meta under its own name with the very text saved here (named parameters, ADR 0013)."""
     variables = texts.variables(reminder.facts("whatsapp", links.click_url))
-    message = whatsapp.reminder_message(
-        str(reminder.debtor.phone),
-        reminder.debtor.locale,
-        variables,
-        callback=whatsapp.callback_data(reminder.claim.claim_id, reminder.message_id),
-    )
-    return Outgoing("whatsapp", BUILT_IN_TEMPLATE, whatsapp=message, opt_out=variables["opt_out_text"])
+    to = str(reminder.debtor.phone)
+    callback = whatsapp.callback_data(reminder.claim.claim_id, reminder.message_id)
+    if resolved.builtin:
+        message = whatsapp.reminder_message(to, reminder.debtor.locale, variables, resolved.name, callback)
+    else:
+        message_templates.render_text(resolved, variables)  # refuses a text that cannot render
+        used = texts.variables_used(str(resolved.text))
+        parameters = {name: variables[name] for name in used}
+        message = whatsapp.template_message(to, resolved.name, reminder.debtor.locale, parameters, callback)
+    return Outgoing("whatsapp", resolved.name, whatsapp=message, opt_out=variables["opt_out_text"])
