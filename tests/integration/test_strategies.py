@@ -166,6 +166,9 @@ def test_claims_enrol_by_segment_and_keep_their_version_until_migrated(merchant:
     assert migrated.status == 200, migrated.text
     assert migrated.json()["migrated"] == [enrolled] and migrated.json()["not_found"] == ["clm_nope"]
     assert strategy_of(enrolled)[:2] == ("gentle", 2)
+    # Its next reminder is now the new version's next step: the SMS moved from day 2 to day 4, and
+    # the offer three days before the due date lapsed when the due date came.
+    assert str(Claim.get(merchant.merchant_id, enrolled).next_action).endswith(":d+4.sms")
 
 
 def test_assignment_rules_name_only_strategies_that_exist(merchant: MerchantClient):
@@ -183,10 +186,10 @@ def test_simulation_over_the_merchants_own_claims(merchant: MerchantClient, othe
     assert (result["source"], result["version"]) == ("claims", 1)
     assert [c["claim_id"] for c in result["claims"]] == [claim["id"]]  # only its own
     steps = result["claims"][0]["steps"]
-    # the claim's first installment fell due 3 days ago: its backlog is one SMS now, the rest skipped
+    # the claim's first installment fell due 2 days ago: its backlog is one SMS now, the offer lapsed
     first = [s for s in steps if s["installment"] == 1]
     assert [(s["step"], s["outcome"]) for s in first] == [("d-3.email", "skipped"), ("d+2.sms", "send")]
-    assert first[0]["reason"] == "a later step of the backlog is sent instead"
+    assert first[0]["reason"] == "a step before the due date is not sent once the due date has come"
     assert first[1]["send_at_local"].endswith("+01:00") or first[1]["send_at_local"].endswith("+02:00")
     second = [s for s in steps if s["installment"] == 2]
     assert second[0]["variants"] == [

@@ -141,3 +141,11 @@ def test_a_learned_send_time_moves_only_the_steps_that_state_no_hour():
     assert local["d+1.email"] == time(19, 30)  # no hour in the strategy: the debtor's hour
     assert local["d-3.email"] == time(10, 0)  # the strategy says 10:00
     assert local["d+3.sms"] == time(12, 0)
+
+
+def test_an_offer_before_the_due_date_is_never_planned_after_it():
+    due = [InstallmentDue(1, date(2026, 10, 1), 2500)]
+    # Created on the due date, before the +1 step: the -3 offer has lapsed, the +1 email is next.
+    action = schedule.next_action(due, "UTC", datetime(2026, 10, 1, 7, tzinfo=UTC), None, strategy=built_in())
+    assert action is not None and action.key == "1:d+1.email"
+    assert action.at == datetime(2026, 10, 2, 9, tzinfo=UTC)

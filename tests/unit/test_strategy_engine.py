@@ -103,7 +103,7 @@ def test_nothing_is_due_before_the_first_step():
 def test_a_backlog_becomes_one_message_and_every_other_due_step_says_why_not():
     due = due_steps(STRATEGY, facts(), utc("2026-10-20T12:00:00"))
     assert [(p.key, p.decision, p.reason) for p in due] == [
-        ("1:d-3.email", "skip", "superseded"),
+        ("1:d-3.email", "skip", "expired"),  # an offer before the due date is never sent after it
         ("1:d+1.email", "skip", "superseded"),
         ("1:d+3.sms", "skip", "conditions"),
         ("1:d+7.whatsapp", "send", None),
@@ -137,7 +137,12 @@ def test_due_steps_send_at_most_one_due_unhandled_step(now, handled, timezone):
         assert p.at <= now and (handled is None or p.at > handled)
     sent = [p for p in due if p.decision == "send"]
     if sent:
-        assert sent[0].conditions_met and all(p.at <= sent[0].at for p in due if p.conditions_met)
+        assert sent[0].conditions_met and all(
+            p.at <= sent[0].at for p in due if p.conditions_met and p.reason != "expired"
+        )
+    for p in due:
+        if p.reason == "expired":  # a pre-due step whose due date has begun
+            assert p.day < 0
 
 
 # ---------------------------------------------------------------- simulation and its guardrail step

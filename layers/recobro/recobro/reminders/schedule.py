@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from recobro import guardrails
-from recobro.strategies.engine import step_instant
+from recobro.strategies.engine import due_date_begins, step_instant
 from recobro.strategies.schema import Strategy
 
 SEND_AT_LOCAL = time(9, 0)
@@ -40,10 +40,16 @@ class ReminderAction:
     installment: int
     step: str
     at: datetime  # aware UTC
+    # A pre-due step (an offer before the due date) expires when its due date begins: it is never
+    # sent late, not even as the last step of a backlog.
+    expires_at: datetime | None = None
 
     @property
     def key(self) -> str:
         return f"{self.installment}:{self.step}"
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
 
 def utc_iso(moment: datetime) -> str:
@@ -85,7 +91,12 @@ def candidate_actions(
     installments: Iterable[InstallmentDue], timezone: str, strategy: Strategy, send_time: time | None = None
 ) -> list[ReminderAction]:
     actions = [
-        ReminderAction(i.number, step.step_id, step_instant(i.due_date, step, timezone, send_time))
+        ReminderAction(
+            i.number,
+            step.step_id,
+            step_instant(i.due_date, step, timezone, send_time),
+            due_date_begins(i.due_date, timezone) if step.day < 0 else None,
+        )
         for i in installments
         if i.outstanding > 0
         for step in strategy.steps
@@ -114,7 +125,7 @@ def next_action(
     pending = [
         a
         for a in candidate_actions(installments, timezone, strategy, send_time)
-        if reminded_through is None or a.at > reminded_through
+        if (reminded_through is None or a.at > reminded_through) and not a.expired(now)
     ]
     if not pending:
         return None

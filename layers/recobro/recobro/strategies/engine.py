@@ -174,6 +174,11 @@ def step_instant(due_date: date, step: Step, timezone: str, send_time: time | No
     return local.astimezone(UTC)
 
 
+def due_date_begins(due_date: date, timezone: str) -> datetime:
+    """Midnight starting the due date in the debtor's timezone, as UTC: when pre-due steps expire."""
+    return datetime.combine(due_date, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
 def _moment(facts: ClaimFacts, installment: InstallmentFacts, day: date) -> _Moment:
     unpaid = [i for i in facts.installments if i.outstanding > 0]
     oldest = min(i.due_date for i in unpaid)
@@ -225,14 +230,19 @@ def due_steps(strategy: Strategy, facts: ClaimFacts, now: datetime) -> list[Plan
     replaced it), so the caller can record each decision. Guardrails still apply to the one sent.
     """
     due = [p for p in _pending(strategy, facts) if p.at <= now]
-    sendable = [p for p in due if p.conditions_met]
+    due_dates = {i.number: i.due_date for i in facts.installments}
+
+    def expired(p: PlannedStep) -> bool:
+        """A pre-due step is never sent once its due date has begun (a late "pay early" makes no sense)."""
+        return p.day < 0 and now >= due_date_begins(due_dates[p.installment], facts.timezone)
+
+    sendable = [p for p in due if p.conditions_met and not expired(p)]
     chosen = sendable[-1] if sendable else None
-    return [
-        p.with_decision("send", None)
-        if p is chosen
-        else p.with_decision("skip", "conditions" if not p.conditions_met else "superseded")
-        for p in due
-    ]
+
+    def reason(p: PlannedStep) -> str:
+        return "conditions" if not p.conditions_met else "expired" if expired(p) else "superseded"
+
+    return [p.with_decision("send", None) if p is chosen else p.with_decision("skip", reason(p)) for p in due]
 
 
 def next_step_at(strategy: Strategy, facts: ClaimFacts, after: datetime) -> datetime | None:

@@ -95,6 +95,8 @@ def _step_view(
         reason = "a condition does not hold: " + "; ".join(planned.failed_conditions)
     elif planned.reason == "superseded":
         reason = "a later step of the backlog is sent instead"
+    elif planned.reason == "expired":
+        reason = "a step before the due date is not sent once the due date has come"
     elif verdict is not None and verdict.words:
         reason = verdict.words
     return {

@@ -508,7 +508,9 @@ class MigrateIn(BaseModel):
 
 
 def migrate(merchant_id: str, name: str, body: MigrateIn) -> dict[str, Any]:
-    """Move the listed claims to a version of `name` (the latest by default), each under its version."""
+    """Move the listed claims to a version of `name` (the latest by default), each under its version;
+    each claim's next reminder becomes the new version's next step."""
+    from recobro.claims.service import schedule_next_reminder  # claims.service imports this module
     stored = get_strategy(merchant_id, name, body.version)
     migrated, not_found = [], []
     for claim_id in dict.fromkeys(body.claim_ids):
@@ -522,6 +524,7 @@ def migrate(merchant_id: str, name: str, body: MigrateIn) -> dict[str, Any]:
                 break
             claim.strategy, claim.strategy_version = stored.name, stored.version
             claim.updated_at = clock.now()
+            schedule_next_reminder(claim)  # the next step is the new version's
             try:
                 commit([Write(claim)])
             except TransactionConflict:
