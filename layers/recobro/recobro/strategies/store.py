@@ -511,6 +511,7 @@ def migrate(merchant_id: str, name: str, body: MigrateIn) -> dict[str, Any]:
     """Move the listed claims to a version of `name` (the latest by default), each under its version;
     each claim's next reminder becomes the new version's next step."""
     from recobro.claims.service import schedule_next_reminder  # claims.service imports this module
+
     stored = get_strategy(merchant_id, name, body.version)
     migrated, not_found = [], []
     for claim_id in dict.fromkeys(body.claim_ids):
