@@ -255,9 +255,45 @@ def seed_stages(api_url: str, api_key: str) -> dict[str, int]:
     return moved
 
 
+# The demo merchant's own wording: a firmer email the optimiser tries next to ours on day 1.
+DEMO_TEMPLATES = {
+    ("email", "firme"): {
+        "texts": {
+            "es": "{{ debtor_first_name }}, tu pago de {{ amount_overdue }} a {{ merchant_name }} sigue pendiente."
+            "\n\nPágalo hoy o elige un plan: {{ payment_url }}",
+            "en": "{{ debtor_first_name }}, your payment of {{ amount_overdue }} to {{ merchant_name }} is still open."
+            "\n\nPay today or choose a plan: {{ payment_url }}",
+        },
+        "subjects": {
+            "es": "Último aviso: {{ amount_overdue }} pendiente",
+            "en": "Final notice: {{ amount_overdue }} due",
+        },
+    },
+}
+DAY_ONE_EMAIL = "  - day: 1\n    channel: email\n    variants:\n      - template: reminder\n        control: true\n"
+
+
+def demo_strategy() -> str:
+    """The built-in default strategy with the merchant's "firme" as a second day-1 variant."""
+    from recobro.strategies.builtin import built_in_text
+
+    text = built_in_text()
+    if DAY_ONE_EMAIL not in text:
+        raise LocalRuntimeError("default.yaml changed: update infra/local/seed.py DAY_ONE_EMAIL")
+    return text.replace(DAY_ONE_EMAIL, DAY_ONE_EMAIL + "      - template: firme\n")
+
+
+def seed_strategy(api_url: str, api_key: str) -> None:
+    """The demo merchant's templates and its default strategy with a second day-1 variant."""
+    for (channel, name), body in DEMO_TEMPLATES.items():
+        _api(api_url, api_key, "PUT", f"/v1/templates/{channel}/{name}", body)
+    _api(api_url, api_key, "PUT", "/v1/strategies/default", {"yaml": demo_strategy()})
+
+
 def seed(stack: Any, drain_timeout: float = 40.0) -> SeedResult:
     """Bootstrap merchants, load claims through the API, plan reminders and wait for them to send."""
     keys = bootstrap_merchants()
+    seed_strategy(stack.urls["api"], keys["demo"])
     claims = seed_claims(stack.urls["api"], keys)
     seed_stages(stack.urls["api"], keys["demo"])
     planned = stack.fire(REMINDER_PLANNER)
