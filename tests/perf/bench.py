@@ -616,7 +616,6 @@ def _raw_items(merchant_id: str, claim_ids: set[str]) -> list[tuple[str, dict[st
 
 def bench_bulk(urls: dict[str, str], api_key: str, counter: DynamoCounter, bulk_size: int) -> dict[str, Any]:
     """Claims per second through POST /v1/claims/bulk against raw BatchWriteItem of the same items."""
-    import boto3
 
     today = date.today()
     bodies = [claim_body(today + timedelta(days=30)) for _ in range(bulk_size)]
@@ -628,16 +627,7 @@ def bench_bulk(urls: dict[str, str], api_key: str, counter: DynamoCounter, bulk_
     created = {r["claim"]["id"] for r in result["results"] if r["status"] == 201}
     merchant_id = _merchant_of(api_key)
     items = _raw_items(merchant_id, created)
-    client = boto3.client("dynamodb")
-    started = time.perf_counter()
-    for start in range(0, len(items), 25):
-        requests: dict[str, list[dict[str, Any]]] = {}
-        for table, item in items[start : start + 25]:
-            requests.setdefault(table, []).append({"PutRequest": {"Item": item}})
-        pending: dict[str, Any] = requests
-        while pending:
-            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-    raw_seconds = time.perf_counter() - started
+    raw_seconds = _batch_write(items)
     return {
         "claims": len(created),
         "items_per_claim": len(items) / max(len(created), 1),
