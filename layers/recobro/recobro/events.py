@@ -41,6 +41,7 @@ EVENT_TYPES = (
     "plan.completed",
     "plan.cancelled",
     "claim.payment_day_moved",
+    "claim.discount_applied",
     "message.received",
 )
 

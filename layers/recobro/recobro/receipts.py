@@ -69,7 +69,12 @@ def _one_of(facts: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
 def facts_context(kind: str, facts: dict[str, Any]) -> dict[str, Any]:
     """Check the facts of one kind of receipt and shape them for the templates."""
     if kind == "payment":
-        return {"amount": _amount(facts, "amount"), "balance_after": _amount(facts, "balance_after", positive=False)}
+        return {
+            "amount": _amount(facts, "amount"),
+            "balance_after": _amount(facts, "balance_after", positive=False),
+            # The early-payment discount the payment earned (recobro.claims.early_payment), if any.
+            "discount": _amount(facts, "discount", positive=False) if "discount" in facts else 0,
+        }
     if kind == "plan":
         charges = facts.get("charges")
         if not isinstance(charges, list | tuple) or not charges:

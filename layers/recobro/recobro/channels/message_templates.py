@@ -38,7 +38,7 @@ FALLBACK_LANGUAGES = ("en", "es")
 # What a merchant's text must use, per channel (an email's opt-out is our header and footer).
 REQUIRED: dict[str, tuple[str, ...]] = {"email": ("payment_url",), "sms": texts.REQUIRED, "whatsapp": texts.REQUIRED}
 # Built-in files that are not messages a strategy step may send (receipts follow a payment).
-NOT_STEP_TEMPLATES = frozenset({"receipt"})
+NOT_STEP_TEMPLATES = frozenset({"receipt", "reminder_offer"})  # the offer form: the sender picks it itself
 MAX_SUBJECT = 200
 CACHE_SECONDS = 60.0
 MAX_CACHED = 2000

@@ -14,6 +14,7 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
@@ -21,7 +22,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from recobro import config
 from recobro.money import format_date, format_money
-from recobro.rendering import language_for
+from recobro.rendering import catalogue, language_for
+
+if TYPE_CHECKING:
+    from recobro.claims.early_payment import Offer
 
 # The documented variables: name -> what it holds. Every value is a string.
 VARIABLES: dict[str, str] = {
@@ -38,6 +42,10 @@ VARIABLES: dict[str, str] = {
     "support_phone": "The merchant's support phone number (empty when none)",
     "channel_name": "The channel the message goes through: SMS, WhatsApp or email",
     "opt_out_text": "How to stop messages on this channel, in the debtor's language (no final period)",
+    "offer_text": (
+        "The early-payment offer as one sentence in the debtor's language, e.g. Pay 24,50 € by 1 oct 2026"
+        " and save 0,50 €. (with its final period); empty when the message makes no offer"
+    ),
 }
 # Filters that only reshape a string.
 FILTERS = frozenset({"upper", "lower", "capitalize", "title", "trim", "default"})
@@ -263,6 +271,23 @@ class MessageFacts:
     description: str = ""
     support_email: str = ""
     support_phone: str = ""
+    offer: Offer | None = None  # an early-payment offer this message makes (recobro.claims.early_payment)
+
+
+# The sentence the payment page and the reminder email use too (templates/locales).
+OFFER_SENTENCE = "Pay %(amount)s by %(date)s and save %(discount)s."
+
+
+def offer_text(offer: Offer | None, locale: str) -> str:
+    """The offer in one sentence in the debtor's language, or "" when there is none."""
+    if offer is None:
+        return ""
+    sentence = catalogue(language_for(locale)).get(OFFER_SENTENCE) or OFFER_SENTENCE
+    return sentence % {
+        "amount": format_money(offer.amount_to_pay, offer.currency, locale),
+        "date": format_date(offer.due_date, locale),
+        "discount": format_money(offer.discount, offer.currency, locale),
+    }
 
 
 def opt_out_text(channel: str, locale: str) -> str:
@@ -294,5 +319,6 @@ def variables(facts: MessageFacts) -> dict[str, str]:
         "support_phone": facts.support_phone,
         "channel_name": CHANNEL_NAMES.get(facts.channel, facts.channel),
         "opt_out_text": opt_out_text(facts.channel, facts.locale),
+        "offer_text": offer_text(facts.offer, facts.locale),
     }
     return {name: _one_line(value) for name, value in values.items()}

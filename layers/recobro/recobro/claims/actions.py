@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from recobro import clock, events
 from recobro.claims import lifecycle
+from recobro.claims.amounts import settled
 from recobro.claims.changes import change_claim
 from recobro.claims.service import event_data, schedule_next_reminder
 from recobro.storage.models import Claim
@@ -23,7 +24,7 @@ ACTION_EVENTS = {
 def act(merchant_id: str, claim_id: str, action: str, reason: str | None) -> Claim:
     def decide(claim: Claim) -> list[events.Event]:
         previous = claim.status
-        claim.status = lifecycle.after_action(action, previous, int(claim.amount_total), int(claim.amount_paid))
+        claim.status = lifecycle.after_action(action, previous, int(claim.amount_total), settled(claim))
         claim.status_reason = reason if action != "resume" else None
         claim.updated_at = clock.now()
         schedule_next_reminder(claim)

@@ -1,7 +1,8 @@
 """Payments made elsewhere and their refunds: every cent to the right installment, once.
 
 Each movement is one DynamoDB transaction: the claim (under its version), the ledger entry
-(whose key makes the external reference count once) and the events. A version conflict means
+(whose key makes the external reference count once), the discount entry when the payment takes
+an early-payment offer (recobro.claims.early_payment), and the events. A version conflict means
 another movement won the race: re-read and re-apply, so concurrent payments all land exactly.
 A newly recorded payment (not a replay of its external reference) then credits the reminders sent
 in the 7 days before it (their variants' reward, recobro.optimise.stats).
@@ -16,8 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from recobro import clock, events
-from recobro.claims import lifecycle
-from recobro.claims.allocation import Allocation, Balance, apply_payment, apply_refund
+from recobro.claims import amounts, early_payment, lifecycle
+from recobro.claims.allocation import Balance, apply_payment, apply_refund
 from recobro.claims.payment_schemas import PaymentIn, RefundIn
 from recobro.claims.service import get_claim, schedule_next_reminder
 from recobro.errors import Conflict, NotFound, ValidationFailed
@@ -30,19 +31,8 @@ from recobro.storage.transactions import TransactionConflict, Write, commit
 MAX_ATTEMPTS = 25
 
 
-def balance_of(claim: Claim) -> Balance:
-    return Balance(
-        tuple(int(i.amount) for i in claim.installments),
-        tuple(int(i.amount_paid) for i in claim.installments),
-        int(claim.credit or 0),
-    )
-
-
-def _apply_balance(claim: Claim, balance: Balance) -> None:
-    for installment, paid in zip(claim.installments, balance.paid, strict=True):
-        installment.amount_paid = paid
-    claim.amount_paid = balance.amount_paid
-    claim.credit = balance.credit
+balance_of = amounts.balance_of
+_apply_balance = amounts.apply_balance
 
 
 def entry_view(entry: LedgerEntry, claim: Claim | None = None) -> dict[str, Any]:
@@ -60,6 +50,11 @@ def entry_view(entry: LedgerEntry, claim: Claim | None = None) -> dict[str, Any]
     if entry.kind == "payment":
         view["paid_at"] = utc_iso(entry.occurred_at)
         view["amount_refunded"] = int(entry.amount_refunded or 0)
+        view["discount"] = int(entry.discount or 0)
+    elif entry.kind == "discount":
+        view["applied_at"] = utc_iso(entry.occurred_at)
+        view["payment_reference"] = entry.payment_reference
+        view["reason"] = entry.reason
     else:
         view["refunded_at"] = utc_iso(entry.occurred_at)
         view["payment_reference"] = entry.payment_reference
@@ -68,7 +63,8 @@ def entry_view(entry: LedgerEntry, claim: Claim | None = None) -> dict[str, Any]
         view["claim"] = {
             "status": claim.status,
             "amount_paid": int(claim.amount_paid),
-            "amount_due": int(claim.amount_total) - int(claim.amount_paid),
+            "amount_discounted": int(claim.amount_discounted or 0),
+            "amount_due": amounts.claim_owed(claim),
             "credit": int(claim.credit or 0),
         }
     return view
@@ -106,10 +102,10 @@ def _status_events(claim: Claim, previous: str, reason: str | None = None) -> li
     return changed
 
 
-def _move_money(claim: Claim, allocation: Allocation, now: datetime) -> tuple[str, list[events.Event]]:
+def _move_money(claim: Claim, balance: Balance, now: datetime) -> tuple[str, list[events.Event]]:
     previous = claim.status
-    _apply_balance(claim, allocation.balance)
-    claim.status = lifecycle.after_money_moved(previous, int(claim.amount_total), int(claim.amount_paid))
+    _apply_balance(claim, balance)
+    claim.status = lifecycle.after_money_moved(previous, int(claim.amount_total), amounts.settled(claim))
     claim.updated_at = now
     schedule_next_reminder(claim)
     return previous, _status_events(claim, previous)
@@ -132,7 +128,9 @@ def record_payment(merchant_id: str, claim_id: str, payment: PaymentIn) -> dict[
             )
         now = clock.now()
         allocation = apply_payment(balance_of(claim), payment.amount)
-        _, status_events = _move_money(claim, allocation, now)
+        paid_at = payment.paid_at or now
+        discount = early_payment.honour(claim, allocation.balance, paid_at, payment.external_reference, now)
+        _, status_events = _move_money(claim, discount.balance if discount else allocation.balance, now)
         entry = LedgerEntry(
             claim_ref=claim_ref(merchant_id, claim_id),
             entry_key=key,
@@ -143,13 +141,17 @@ def record_payment(merchant_id: str, claim_id: str, payment: PaymentIn) -> dict[
             external_reference=payment.external_reference,
             allocations=json.dumps(allocation.to_installments),
             to_credit=allocation.to_credit,
-            occurred_at=payment.paid_at or now,
+            occurred_at=paid_at,
             created_at=now,
+            discount=discount.amount if discount else None,
         )
         view = entry_view(entry, claim)
-        happened = [events.Event("payment.succeeded", merchant_id, claim_id, entry_view(entry)), *status_events]
+        happened = [events.Event("payment.succeeded", merchant_id, claim_id, entry_view(entry))]
+        happened += [discount.event] if discount else []
+        happened += status_events
+        settled = [Write(discount.entry, condition=LedgerEntry.entry_key.does_not_exist())] if discount else []
         try:
-            commit(_writes(claim, entry, happened))
+            commit(_writes(claim, entry, happened, settled))
         except TransactionConflict as conflict:
             if 1 in conflict.failed:
                 continue  # recorded meanwhile under the same reference: replay it
@@ -161,10 +163,13 @@ def record_payment(merchant_id: str, claim_id: str, payment: PaymentIn) -> dict[
     raise Conflict("The claim is changing too fast; retry the request.", code_override="concurrent_update")
 
 
-def _writes(claim: Claim, entry: LedgerEntry, happened: list[events.Event]) -> list[Write]:
+def _writes(
+    claim: Claim, entry: LedgerEntry, happened: list[events.Event], more: list[Write] | None = None
+) -> list[Write]:
     return [
         Write(claim),  # position 0: its version condition
         Write(entry, condition=LedgerEntry.entry_key.does_not_exist()),  # position 1
+        *(more or []),
         *(Write(event.to_item()) for event in happened),
     ]
 
@@ -189,7 +194,7 @@ def record_refund(merchant_id: str, claim_id: str, refund: RefundIn) -> dict[str
             )
         now = clock.now()
         allocation = apply_refund(balance_of(claim), refund.amount)
-        _, status_events = _move_money(claim, allocation, now)
+        _, status_events = _move_money(claim, allocation.balance, now)
         entry = LedgerEntry(
             claim_ref=claim_ref(merchant_id, claim_id),
             entry_key=key,

@@ -29,6 +29,10 @@ ACTION_TARGET = {"pause": "paused", "cancel": "cancelled", "write_off": "written
 ACCEPTS_PAYMENTS = frozenset({"open", "partially_paid", "paid", "paused", "disputed", "hardship", "written_off"})
 
 
+# `amount_paid` below is what is settled: money received plus early-payment discounts
+# (recobro.claims.amounts.settled).
+
+
 def balance_status(amount_total: int, amount_paid: int) -> str:
     if amount_paid >= amount_total:
         return "paid"

@@ -68,6 +68,7 @@ class ClaimBalance(BaseModel):
 
     status: str
     amount_paid: int
+    amount_discounted: int = 0  # settled by early-payment discounts
     amount_due: int
     credit: int
 
@@ -90,6 +91,7 @@ class PaymentOut(_EntryOut):
     object: Literal["payment"]
     paid_at: str
     amount_refunded: int
+    discount: int = 0  # the early-payment discount this payment earned (its own "discount" entry)
 
 
 class RefundOut(_EntryOut):
@@ -99,8 +101,17 @@ class RefundOut(_EntryOut):
     reason: str | None
 
 
+class DiscountOut(_EntryOut):
+    """An early-payment discount: settles the rest of one installment, without money."""
+
+    object: Literal["discount"]
+    applied_at: str
+    payment_reference: str | None
+    reason: str | None
+
+
 class LedgerList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     object: Literal["list"] = "list"
-    data: list[PaymentOut | RefundOut]
+    data: list[PaymentOut | RefundOut | DiscountOut]

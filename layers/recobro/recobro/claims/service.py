@@ -12,8 +12,18 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from recobro import clock, config, events, links
+from recobro.claims import early_payment
+from recobro.claims.amounts import claim_owed, installment_owed
 from recobro.claims.schemas import ClaimCreate, DebtorIn
-from recobro.claims.views import ClaimOut, DebtorSummary, HelpRequestOut, InstallmentOut, PlanOut, PromiseOut
+from recobro.claims.views import (
+    ClaimOut,
+    DebtorSummary,
+    EarlyPaymentOfferOut,
+    HelpRequestOut,
+    InstallmentOut,
+    PlanOut,
+    PromiseOut,
+)
 from recobro.errors import Conflict, NotFound
 from recobro.ids import debtor_id_for, new_id
 from recobro.reminders.schedule import (
@@ -99,8 +109,7 @@ def retime_claims(merchant_id: str, debtor: Debtor) -> None:
 
 def installments_due(claim: Claim) -> list[InstallmentDue]:
     return [
-        InstallmentDue(int(i.number), date.fromisoformat(i.due_date), int(i.amount) - int(i.amount_paid))
-        for i in claim.installments
+        InstallmentDue(int(i.number), date.fromisoformat(i.due_date), installment_owed(i)) for i in claim.installments
     ]
 
 
@@ -220,7 +229,7 @@ def event_data(claim: Claim) -> dict[str, Any]:
         "currency": claim.currency,
         "amount_total": int(claim.amount_total),
         "amount_paid": int(claim.amount_paid),
-        "amount_due": int(claim.amount_total) - int(claim.amount_paid),
+        "amount_due": claim_owed(claim),
     }
 
 
@@ -242,7 +251,7 @@ def get_debtor(merchant_id: str, debtor_id: str) -> Debtor:
 
 
 def amount_due(claim: Claim) -> int:
-    return int(claim.amount_total) - int(claim.amount_paid)
+    return claim_owed(claim)
 
 
 def _debtor_decisions(claim: Claim) -> dict[str, Any]:
@@ -277,6 +286,12 @@ def _debtor_decisions(claim: Claim) -> dict[str, Any]:
     }
 
 
+def _offer_out(claim: Claim) -> EarlyPaymentOfferOut | None:
+    """The early-payment offer a reminder made, while it stands."""
+    view = early_payment.offer_view(early_payment.offer_of(claim, clock.now()))
+    return None if view is None else EarlyPaymentOfferOut(**view)
+
+
 def claim_view(claim: Claim, debtor: Debtor) -> dict[str, Any]:
     """The claim as the merchant API shows it (validated against ClaimOut)."""
     view = ClaimOut(
@@ -288,6 +303,7 @@ def claim_view(claim: Claim, debtor: Debtor) -> dict[str, Any]:
         description=claim.description,
         amount_total=int(claim.amount_total),
         amount_paid=int(claim.amount_paid),
+        amount_discounted=int(claim.amount_discounted or 0),
         amount_due=amount_due(claim),
         credit=int(claim.credit or 0),
         installments=[
@@ -296,8 +312,9 @@ def claim_view(claim: Claim, debtor: Debtor) -> dict[str, Any]:
                 due_date=i.due_date,
                 amount=int(i.amount),
                 amount_paid=int(i.amount_paid),
-                amount_due=int(i.amount) - int(i.amount_paid),
-                status="paid" if int(i.amount_paid) >= int(i.amount) else "open",
+                amount_discounted=int(i.amount_discounted or 0),
+                amount_due=installment_owed(i),
+                status="paid" if installment_owed(i) <= 0 else "open",
             )
             for i in claim.installments
         ],
@@ -311,6 +328,7 @@ def claim_view(claim: Claim, debtor: Debtor) -> dict[str, Any]:
             timezone=debtor.timezone,
         ),
         next_reminder_at=claim.next_action_at,
+        early_payment_offer=_offer_out(claim),
         **_debtor_decisions(claim),
         payment_url=links.payment_url(
             config.pages_base_url(), claim.merchant_id, claim.claim_id, int(claim.link_version or 0), claim.debtor_id

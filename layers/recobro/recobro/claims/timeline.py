@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from recobro import events, guardrails
 from recobro.claims.service import get_claim
 from recobro.optimise import bandit
+from recobro.money import format_money
 from recobro.reminders.schedule import utc_iso_micro
 from recobro.storage.models import DecisionMap, Message, claim_ref
 
@@ -81,6 +82,10 @@ def _summary(event: events.Event) -> str:
         "plan.completed": lambda: "Installment plan completed",
         "plan.cancelled": lambda: "Installment plan cancelled",
         "claim.payment_day_moved": lambda: f"Payment day moved to day {data.get('day_of_month')} of the month",
+        "claim.discount_applied": lambda: (
+            f"Early-payment discount of {format_money(int(data['amount']), str(data['currency']), 'en-GB')}"
+            f" applied to installment {data.get('installment')}"
+        ),
         "message.received": lambda: f"Debtor wrote by {data.get('channel')}: {data.get('text')}",
     }
     return words.get(event.type, lambda: event.type)()

@@ -19,6 +19,7 @@ class InstallmentOut(_Out):
     due_date: str
     amount: int
     amount_paid: int
+    amount_discounted: int = 0  # settled by an early-payment discount
     amount_due: int
     status: Literal["open", "paid"]
 
@@ -53,6 +54,18 @@ class HelpRequestOut(_Out):
     requested_at: str
 
 
+class EarlyPaymentOfferOut(_Out):
+    """Pay `amount_to_pay` by `valid_until` (the end of the installment's due date, debtor's
+    timezone) and the installment's last `discount` is settled without payment."""
+
+    installment: int
+    discount_percent: int
+    discount: int
+    amount_to_pay: int
+    valid_until: str
+    offered_at: str | None
+
+
 class ClaimOut(_Out):
     id: str
     object: Literal["claim"] = "claim"
@@ -63,11 +76,13 @@ class ClaimOut(_Out):
     description: str
     amount_total: int
     amount_paid: int
+    amount_discounted: int = 0  # settled by early-payment discounts: amount_total = paid + discounted + due
     amount_due: int
     credit: int = 0
     installments: list[InstallmentOut]
     debtor: DebtorSummary
     next_reminder_at: str | None
+    early_payment_offer: EarlyPaymentOfferOut | None = None
     promise: PromiseOut | None = None
     plan: PlanOut | None = None
     help_request: HelpRequestOut | None = None

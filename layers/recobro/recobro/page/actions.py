@@ -14,7 +14,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from recobro import clock, events, funnel, receipts
-from recobro.claims import lifecycle
+from recobro.claims import early_payment, lifecycle
+from recobro.claims.amounts import installment_owed
 from recobro.claims.help_requests import HELP_REASONS, MAX_MESSAGE_LENGTH, request_help
 from recobro.claims.promises import make_promise, rules_for, state_of
 from recobro.claims.service import amount_due
@@ -53,6 +54,23 @@ def _minimum(ctx: PageContext) -> int:
     return rules_for(ctx.claim, ctx.merchant).min_amount
 
 
+def _offer(ctx: PageContext) -> early_payment.Offer | None:
+    """The early-payment offer a reminder made, while it stands (only while the debtor can pay)."""
+    return early_payment.offer_of(ctx.claim, clock.now()) if _can_pay(ctx) else None
+
+
+def _offer_values(offer: early_payment.Offer | None) -> dict[str, object] | None:
+    if offer is None:
+        return None
+    return {
+        "installment": offer.installment,
+        "amount_to_pay": offer.amount_to_pay,
+        "discount": offer.discount,
+        "percent": offer.discount_percent,
+        "due_date": offer.due_date.isoformat(),
+    }
+
+
 def _form_values(ctx: PageContext, **values: object) -> dict[str, object]:
     return {"csrf_token": csrf_token(ctx), "currency": ctx.claim.currency, **values}
 
@@ -70,7 +88,7 @@ def overview(ctx: PageContext) -> Page:
             "amount_paid": int(claim.amount_paid),
             "currency": claim.currency,
             "installments": [
-                {"number": int(i.number), "due_date": i.due_date, "amount_due": int(i.amount) - int(i.amount_paid)}
+                {"number": int(i.number), "due_date": i.due_date, "amount_due": installment_owed(i)}
                 for i in claim.installments
             ],
             "promise": None
@@ -78,6 +96,7 @@ def overview(ctx: PageContext) -> Page:
             else {"amount": int(promise.amount), "due_date": promise.due_date, "state": state_of(claim)},
             "plan_status": plan.status if plan is not None else None,
             "can_pay": _can_pay(ctx),
+            "offer": _offer_values(_offer(ctx)),
             "actions": {name: ctx.url(name) for name in ("pay", "plan", "promise", "move-date", "help", "opt-out")},
         },
     )
@@ -90,8 +109,17 @@ def pay_form(ctx: PageContext, error: str | None = None, amount_text: str | None
     if not _can_pay(ctx):
         return overview(ctx)
     due = amount_due(ctx.claim)
+    offer = _offer_values(_offer(ctx))
     values = _form_values(
-        ctx, amount_due=due, minimum=_minimum(ctx), amount_text=amount_text, error=error, action=ctx.url("pay")
+        ctx,
+        amount_due=due,
+        minimum=_minimum(ctx),
+        amount_text=amount_text,
+        error=error,
+        action=ctx.url("pay"),
+        offer=offer,
+        # Taking the offer is the default; it may be below the minimum payment.
+        default_amount=offer["amount_to_pay"] if offer else due,
     )
     return ctx.render("pages/pay.html.j2", values, status=status)
 
@@ -103,7 +131,9 @@ def pay(ctx: PageContext, form: dict[str, str]) -> Page:
     due = amount_due(ctx.claim)
     if amount is None:
         return pay_form(ctx, "amount_invalid", form.get("amount"), 400)
-    if not _minimum(ctx) <= amount <= due:
+    offer = _offer(ctx)
+    takes_offer = offer is not None and amount == offer.amount_to_pay
+    if not (_minimum(ctx) <= amount <= due or takes_offer):
         return pay_form(ctx, "amount_out_of_range", form.get("amount"), 400)
     params: dict[str, Any] = {
         "amount": amount,
@@ -146,7 +176,12 @@ def paid(ctx: PageContext, query: dict[str, str]) -> Page:
     except LedgerEntry.DoesNotExist:
         entry = None
     if entry is not None:
-        values = {"state": "confirmed", "amount": int(entry.amount), "amount_due": amount_due(ctx.claim)}
+        values = {
+            "state": "confirmed",
+            "amount": int(entry.amount),
+            "discount": int(entry.discount or 0),
+            "amount_due": amount_due(ctx.claim),
+        }
         return ctx.render("pages/paid.html.j2", {**values, "currency": ctx.claim.currency, "refresh_url": ""})
     try:
         intent = stripe_api.client().v1.payment_intents.retrieve(intent_id)

@@ -3,7 +3,8 @@
 Reads (one BatchGetItem, consistent): the claim, the ledger entries the event could write or
 needs, and the event's marker. Writes (one TransactWriteItems): the claim under its version, each
 new ledger entry under `attribute_not_exists` (its key is the PaymentIntent / refund / dispute id,
-so money counts once whichever event carries it), the event marker under "not applied yet", and
+so money counts once whichever event carries it; a payment that takes an early-payment offer adds
+its discount entry, recobro.claims.early_payment), the event marker under "not applied yet", and
 the claim's events. A refund or dispute whose payment is not recorded yet raises
 `NotReadyYet`: SQS delivers it again later. Allocation, statuses and the write layout are the
 ones payments made elsewhere use (recobro.claims.ledger).
@@ -27,7 +28,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from recobro import clock, config, events, funnel
-from recobro.claims import lifecycle
+from recobro.claims import amounts, early_payment, lifecycle
 from recobro.claims.allocation import Allocation, apply_payment, apply_refund
 from recobro.claims.ledger import MAX_ATTEMPTS, _apply_balance, _backoff, _status_events, balance_of, entry_view
 from recobro.claims.service import schedule_next_reminder
@@ -136,6 +137,7 @@ class Plan:
     outcome: str
     paid: int = 0  # the amount of the event's own payment, when this commit records it
     paid_at: datetime | None = None  # and when it was made
+    discount: int = 0  # the early-payment discount that payment earned (recobro.claims.early_payment)
 
 
 def _entry(claim: Claim, key: str, kind: str, amount: int, allocation: Allocation, movement: Movement) -> LedgerEntry:
@@ -177,14 +179,19 @@ def _plan(movement: Movement, loaded: Loaded) -> Plan:
     new_entries: list[LedgerEntry] = []
     happened: list[events.Event] = []
     refunded_delta = 0
+    discount = 0
     refundable = int(payment.amount) - int(payment.amount_refunded or 0) if payment is not None else 0
     for key, amount in movement.legs:
         if key in entries or amount <= 0:
             continue
+        settlement = None
         if key.startswith("payment#"):
             allocation = apply_payment(balance, amount)
             entry = _entry(claim, key, "payment", amount, allocation, movement)
             if movement.kind == "payment":
+                reference = entry.external_reference
+                settlement = early_payment.honour(claim, allocation.balance, entry.occurred_at, reference, now)
+                entry.discount = settlement.amount if settlement else None
                 happened.append(events.Event("payment.succeeded", claim.merchant_id, claim.claim_id, entry_view(entry)))
             if payment is not None and key != f"payment#{movement.payment_intent}":
                 refunded_delta -= amount  # a won dispute gives the payment its money back
@@ -201,12 +208,17 @@ def _plan(movement: Movement, loaded: Loaded) -> Plan:
             refunded_delta += amount
         balance = allocation.balance
         new_entries.append(entry)
+        if settlement is not None:  # the payment took an early-payment offer
+            balance, discount = settlement.balance, discount + settlement.amount
+            new_entries.append(settlement.entry)
+            happened.append(settlement.event)
 
-    status = lifecycle.after_money_moved(previous, int(claim.amount_total), balance.amount_paid)
+    settled = balance.amount_paid + balance.amount_discounted
+    status = lifecycle.after_money_moved(previous, int(claim.amount_total), settled)
     if movement.kind == "dispute_opened" and previous not in lifecycle.FINAL_STATUSES:
         status = "disputed"
     elif movement.kind in ("dispute_won", "dispute_lost") and status == "disputed":
-        status = lifecycle.balance_status(int(claim.amount_total), balance.amount_paid)
+        status = lifecycle.balance_status(int(claim.amount_total), settled)
 
     writes: list[Write] = []
     if new_entries or status != previous:
@@ -243,14 +255,14 @@ def _plan(movement: Movement, loaded: Loaded) -> Plan:
     paid_entries = [e for e in new_entries if e.entry_key == own] if movement.kind == "payment" else []
     paid = sum(int(e.amount) for e in paid_entries)
     paid_at = paid_entries[0].occurred_at if paid_entries else None
-    return Plan(writes, happened, marker_at, outcome, paid, paid_at)
+    return Plan(writes, happened, marker_at, outcome, paid, paid_at, discount)
 
 
 def _claim_view(claim: Claim) -> dict[str, Any]:
     return {
         "status": claim.status,
         "amount_paid": int(claim.amount_paid),
-        "amount_due": int(claim.amount_total) - int(claim.amount_paid),
+        "amount_due": amounts.claim_owed(claim),
         "credit": int(claim.credit or 0),
     }
 
@@ -315,8 +327,9 @@ def _after_commit(movement: Movement, plan: Plan, claim: Claim) -> None:
         from recobro import receipts
 
         debtor = Debtor.get(claim.merchant_id, claim.debtor_id)
-        balance_after = max(int(claim.amount_total) - int(claim.amount_paid), 0)
-        receipts.send_receipt("payment", claim, debtor, {"amount": plan.paid, "balance_after": balance_after})
+        balance_after = max(amounts.claim_owed(claim), 0)
+        facts = {"amount": plan.paid, "balance_after": balance_after, "discount": plan.discount}
+        receipts.send_receipt("payment", claim, debtor, facts)
     except Exception as exc:  # the payment stands; a lost receipt is logged (ids only: SES errors name addresses)
         logger.warning(
             "payment receipt not sent",

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from aws_lambda_powertools import Logger
 
 from recobro import clock, events, funnel
+from recobro.claims.amounts import installment_owed
 from recobro.claims.service import OPEN_STATUSES, amount_due, event_data, get_claim, schedule_next_reminder
 from recobro.errors import Conflict, ValidationFailed
 from recobro.merchants import cached_merchant
@@ -472,7 +473,7 @@ def _movable(claim: Claim) -> tuple[list[Installment], list[PlanCharge]]:
             Installment(int(c.number), date.fromisoformat(c.charge_date), paid=c.status != "scheduled") for c in charges
         ], charges
     return [
-        Installment(int(i.number), date.fromisoformat(i.due_date), paid=int(i.amount_paid) >= int(i.amount))
+        Installment(int(i.number), date.fromisoformat(i.due_date), paid=installment_owed(i) <= 0)
         for i in claim.installments
     ], []
 

@@ -4,27 +4,34 @@ The sender decides whether and what to send; this module only turns (claim, debt
 step channel, variant) into the email, SMS or WhatsApp message, with the message's tracked links:
 the payment link sits behind the signed click redirect, and emails carry the open pixel
 (recobro.optimise.tracking). Every message carries its opt-out: the List-Unsubscribe headers and
-footer link for email, the channel's "reply STOP" sentence for SMS and WhatsApp. Nothing here
-sends, so everything that can fail before the send fails before the message slot is taken.
+footer link for email, the channel's "reply STOP" sentence for SMS and WhatsApp. A step with an
+early-payment offer (recobro.claims.early_payment) passes it in: emails get `offer`, SMS and
+WhatsApp texts `offer_text`, and WhatsApp sends the `reminder_offer` template (Meta refuses empty
+parameters, so the plain reminder cannot carry an empty offer). Nothing here sends, so everything
+that can fail before the send fails before the message slot is taken.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from recobro import config, unsubscribe
+from recobro import clock, config, unsubscribe
 from recobro.channels import email as email_channel
 from recobro.channels import message_templates, texts, whatsapp
 from recobro.channels import sms as sms_channel
+from recobro.claims.amounts import installment_owed
+from recobro.claims.early_payment import Offer
 from recobro.claims.service import amount_due
 from recobro.optimise.tracking import TrackedLinks, tracked_links
 from recobro.rendering import render
 from recobro.storage.models import Claim, Debtor, Merchant
 
 BUILT_IN_TEMPLATE = "reminder"
+OFFER_WHATSAPP_KIND = "reminder_offer"  # templates/whatsapp/reminder_offer.*: the reminder with its offer
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ class Reminder:
     installment: int
     message_id: str
     link_version: int
+    offer: Offer | None = None  # the early-payment offer the step makes (recobro.claims.early_payment)
 
     @property
     def merchant_name(self) -> str:
@@ -91,9 +99,7 @@ class Reminder:
 
     @property
     def amount_overdue(self) -> int:
-        return sum(
-            int(i.amount) - int(i.amount_paid) for i in self.claim.installments if int(i.number) <= self.installment
-        )
+        return sum(installment_owed(i) for i in self.claim.installments if int(i.number) <= self.installment)
 
     def links(self) -> TrackedLinks:
         claim = self.claim
@@ -120,11 +126,20 @@ class Reminder:
             description=self.claim.description,
             support_email=merchant.support_email if merchant and merchant.support_email else "",
             support_phone=merchant.support_phone if merchant and merchant.support_phone else "",
+            offer=self.offer,
         )
 
+    @property
+    def upcoming(self) -> bool:
+        """Whether the installment is not due yet in the debtor's calendar (a pre-due reminder)."""
+        return self.due_date > clock.now().astimezone(ZoneInfo(self.claim.timezone)).date()
 
-def compose(reminder: Reminder, channel: str, template: str) -> Outgoing:
-    """The reminder rendered for `channel` with the variant `template` (ours or the merchant's)."""
+
+def compose(reminder: Reminder, channel: str, template: str, offer: Offer | None = None) -> Outgoing:
+    """The reminder rendered for `channel` with the variant `template` (ours or the merchant's), and
+    `offer` when the step makes an early-payment offer and the Reminder does not carry it already."""
+    if offer is not None:
+        reminder = replace(reminder, offer=offer)
     resolved = message_templates.resolve(reminder.claim.merchant_id, channel, template, reminder.debtor.locale)
     if resolved is None:
         return Outgoing(channel, template, refused="template_missing", detail=f"no {channel} template '{template}'")
@@ -170,6 +185,20 @@ def _merchant_email(reminder: Reminder, links: TrackedLinks, resolved: message_t
     return Outgoing("email", resolved.name, email=message)
 
 
+def _offer_context(offer: Offer | None) -> dict[str, Any] | None:
+    """What the email templates say about an early-payment offer (None: the email makes none)."""
+    if offer is None:
+        return None
+    return {
+        "installment": offer.installment,
+        "amount_to_pay": offer.amount_to_pay,
+        "discount": offer.discount,
+        "percent": offer.discount_percent,
+        "valid_until": offer.due_date,  # the offer lasts through this day, in the debtor's calendar
+        "currency": offer.currency,
+    }
+
+
 def _email(reminder: Reminder, links: TrackedLinks) -> Outgoing:
     claim, debtor = reminder.claim, reminder.debtor
     unsubscribe_url = _unsubscribe_url(reminder)
@@ -185,6 +214,8 @@ def _email(reminder: Reminder, links: TrackedLinks) -> Outgoing:
         "payment_url": links.click_url,
         "open_pixel_url": links.open_pixel_url,
         "unsubscribe_url": unsubscribe_url,
+        "upcoming": reminder.upcoming,
+        "offer": _offer_context(reminder.offer),
     }
     message = email_channel.Email(
         to=str(debtor.email),
@@ -218,7 +249,10 @@ def _whatsapp(reminder: Reminder, links: TrackedLinks, resolved: message_templat
     to = str(reminder.debtor.phone)
     callback = whatsapp.callback_data(reminder.claim.claim_id, reminder.message_id)
     if resolved.builtin:
-        message = whatsapp.reminder_message(to, reminder.debtor.locale, variables, resolved.name, callback)
+        # WhatsApp refuses empty template parameters: our reminder has its own template with the offer.
+        offered = reminder.offer is not None and resolved.name == BUILT_IN_TEMPLATE
+        kind = OFFER_WHATSAPP_KIND if offered else resolved.name
+        message = whatsapp.reminder_message(to, reminder.debtor.locale, variables, kind, callback)
     else:
         message_templates.render_text(resolved, variables)  # refuses a text that cannot render
         used = texts.variables_used(str(resolved.text))

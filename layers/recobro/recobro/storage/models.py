@@ -119,6 +119,17 @@ class InstallmentMap(MapAttribute[str, Any]):
     due_date = UnicodeAttribute()  # ISO date, in the debtor's calendar
     amount = NumberAttribute()  # minor units
     amount_paid = NumberAttribute(default=0)
+    amount_discounted = NumberAttribute(default=0)  # settled by an early-payment discount (claims.early_payment)
+
+
+class EarlyPaymentOfferMap(MapAttribute[str, Any]):
+    """A reminder's offer: pay the installment in full by its due date and get `discount` off."""
+
+    installment = NumberAttribute()
+    discount_percent = NumberAttribute()
+    discount = NumberAttribute()  # minor units, the claim's currency
+    valid_until = UTCDateTimeAttribute()  # the end of the installment's due date in the debtor's timezone
+    offered_at = UTCDateTimeAttribute()
 
 
 class PromiseMap(MapAttribute[str, Any]):
@@ -235,6 +246,10 @@ class Claim(Model):
     send_time = UnicodeAttribute(null=True)
     last_message_opened = BooleanAttribute(null=True)
     last_message_clicked = BooleanAttribute(null=True)
+    # Early-payment offers (recobro.claims.early_payment): the offer a reminder made, until a payment
+    # honours it; and what discounts settled (amount_total = amount_paid + amount_discounted + due).
+    early_payment_offer = EarlyPaymentOfferMap(null=True)  # type: ignore[no-untyped-call]
+    amount_discounted = NumberAttribute(default=0)
     version = VersionAttribute()
     by_next_action = ClaimsByNextAction()
     by_merchant_created = ClaimsByMerchantCreated()
@@ -345,15 +360,17 @@ class Message(Model):
 
 
 class LedgerEntry(Model):
-    """A payment made elsewhere or a refund of one; its key makes each external reference count once."""
+    """A payment made elsewhere or a refund of one, or an early-payment discount; its key makes each
+    external reference (and each installment's discount) count once."""
 
     class Meta(_Meta):
         table_name = config.LEDGER_TABLE
 
     claim_ref = UnicodeAttribute(hash_key=True)  # "<merchant_id>#<claim_id>"
-    entry_key = UnicodeAttribute(range_key=True)  # "payment#<external_reference>" | "refund#<external_reference>"
-    entry_id = UnicodeAttribute()  # pay_... | rfd_...
-    kind = UnicodeAttribute()  # payment | refund
+    # "payment#<external_reference>" | "refund#<external_reference>" | "discount#<installment number>"
+    entry_key = UnicodeAttribute(range_key=True)
+    entry_id = UnicodeAttribute()  # pay_... | rfd_... | dsc_...
+    kind = UnicodeAttribute()  # payment | refund | discount
     amount = NumberAttribute()
     currency = UnicodeAttribute()
     external_reference = UnicodeAttribute()
@@ -364,6 +381,7 @@ class LedgerEntry(Model):
     occurred_at = UTCDateTimeAttribute()  # when the money moved (paid_at / refunded_at)
     created_at = UTCDateTimeAttribute()
     reason = UnicodeAttribute(null=True)
+    discount = NumberAttribute(null=True)  # for a payment: the early-payment discount it earned
 
 
 class ClaimEvent(Model):

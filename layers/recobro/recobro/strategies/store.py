@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_v
 
 from recobro import clock
 from recobro.channels import message_templates
+from recobro.claims.amounts import installment_owed
 from recobro.errors import NotFound, ValidationFailed
 from recobro.reminders.schedule import parse_utc_iso, utc_iso
 from recobro.storage.models import (
@@ -482,7 +483,7 @@ def facts_for(claim: Claim, debtor: Debtor | None) -> ClaimFacts:
         claim_id=claim.claim_id,
         timezone=claim.timezone,
         installments=tuple(
-            InstallmentFacts(int(i.number), date.fromisoformat(i.due_date), int(i.amount) - int(i.amount_paid))
+            InstallmentFacts(int(i.number), date.fromisoformat(i.due_date), installment_owed(i))
             for i in claim.installments
         ),
         status=claim.status,
