@@ -31,6 +31,7 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 
 from recobro import clock, guardrails
+from recobro.claims import early_payment
 from recobro.claims.service import send_time_of
 from recobro.guardrails import Decision
 from recobro.merchants import cached_merchant
@@ -158,7 +159,9 @@ def _defer(job: ReminderJob, claim: Claim, channel: str, decision: Decision) -> 
     return "deferred"
 
 
-def _take_slot(job: ReminderJob, claim: Claim, channel: str, now: datetime, link_version: int) -> str:
+def _take_slot(
+    job: ReminderJob, claim: Claim, channel: str, now: datetime, link_version: int, offer: early_payment.Offer | None
+) -> str:
     """Take the slot and count the contact on the claim, if the claim is as it was read."""
     contacts = decisions.contacts_after(claim, job.message_id, now)
     try:
@@ -178,6 +181,7 @@ def _take_slot(job: ReminderJob, claim: Claim, channel: str, now: datetime, link
                         Claim.last_message_id.set(job.message_id),
                         Claim.last_message_opened.remove(),
                         Claim.last_message_clicked.remove(),
+                        *(early_payment.offer_actions(offer) if offer else []),
                     ],
                 ),
             ]
@@ -245,14 +249,16 @@ def _send(
     # Everything that can fail before the send happens before the slot is taken, so a failure
     # here leaves the job free to be retried.
     link_version = int(claim.link_version or 0) + 1
-    reminder = Reminder(claim, debtor, merchant, chosen.installment, job.message_id, link_version)
+    epo = step.early_payment_offer
+    offer = early_payment.offer_for(claim, chosen.installment, epo.discount_percent, now) if epo else None
+    reminder = Reminder(claim, debtor, merchant, chosen.installment, job.message_id, link_version, offer)
     outgoing = compose(reminder, channel, choice.variant)
     refused = _refusal(outgoing)
     if refused is not None:
         outcome = "blocked" if refused == "missing_opt_out" else "skipped"
         _record(job, outcome, channel, refused)
         return {"status": outcome, "reason": refused}
-    taken = _take_slot(job, claim, channel, now, link_version)
+    taken = _take_slot(job, claim, channel, now, link_version, offer)
     if taken != "taken":
         return {"status": taken}
     try:
