@@ -218,6 +218,40 @@ def test_paying_part_with_a_card_lowers_the_balance_by_exactly_that_amount(
     step(page, "overview-after-payment")
 
 
+def test_the_early_payment_offer_from_the_email_is_paid_by_card_and_honoured(
+    stack: Stack, merchant: MerchantClient, page: Page
+):
+    """The default strategy's −3 email offers 2% off; the page proposes the discounted amount and
+    the payment settles the installment with the discount."""
+    due = [date.today() + timedelta(days=3), date.today() + timedelta(days=34)]
+    reply = merchant.call("POST", "/v1/claims", claim_body(due=due, amounts=[2500, 2500]))
+    assert reply.status == 201, reply.text
+    claim = reply.json()
+    verify(stack, page, claim)
+    offer = page.get_by_test_id("early-payment-offer")
+    expect(offer).to_contain_text("Paga 24,50\xa0€ hasta el")
+    expect(offer).to_contain_text("y ahorra 0,50\xa0€")
+    step(page, "overview-with-offer")
+    page.get_by_test_id("action-pay").click()
+    expect(page.get_by_label("Importe a pagar")).to_have_value("24,50")  # the offer is the default
+    step(page, "pay-form-with-offer")
+    page.get_by_role("button", name="Continuar con la tarjeta").click()
+    expect(page.get_by_role("heading", name="Pagar 24,50\xa0€")).to_be_visible()
+    fill_card(page, VISA, "12/34", "123", "28013")
+    page.get_by_test_id("card-submit").click()
+
+    page.wait_for_url(re.compile(r"/paid\?payment_intent=pi_"))
+    _eventually(lambda: _claim_now(merchant, claim["id"])["installments"][0]["status"] == "paid", "the discount")
+    after = _claim_now(merchant, claim["id"])
+    assert (after["amount_paid"], after["amount_discounted"], after["amount_due"]) == (2450, 50, 2500)
+    page.reload()
+    expect(page.get_by_test_id("discount-applied")).to_have_text(
+        "Se ha aplicado tu descuento por pronto pago de 0,50\xa0€."
+    )
+    expect(page.get_by_text("Aún debes 25,00\xa0€")).to_be_visible()
+    step(page, "paid-with-discount")
+
+
 def test_a_declined_card_says_so_and_records_nothing_until_another_card_pays(
     stack: Stack, merchant: MerchantClient, page: Page
 ):

@@ -63,7 +63,6 @@ def entry_view(entry: LedgerEntry, claim: Claim | None = None) -> dict[str, Any]
         view["claim"] = {
             "status": claim.status,
             "amount_paid": int(claim.amount_paid),
-            "amount_discounted": int(claim.amount_discounted or 0),
             "amount_due": amounts.claim_owed(claim),
             "credit": int(claim.credit or 0),
         }
@@ -232,4 +231,5 @@ def record_refund(merchant_id: str, claim_id: str, refund: RefundIn) -> dict[str
 def ledger(merchant_id: str, claim_id: str) -> list[dict[str, Any]]:
     get_claim(merchant_id, claim_id)
     entries = LedgerEntry.query(claim_ref(merchant_id, claim_id))
-    return sorted((entry_view(e) for e in entries), key=lambda v: v["created_at"])
+    # A discount is written with the payment that earned it (same instant): list it after it.
+    return sorted((entry_view(e) for e in entries), key=lambda v: (v["created_at"], v["object"] == "discount"))

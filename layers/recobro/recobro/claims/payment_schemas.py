@@ -68,8 +68,7 @@ class ClaimBalance(BaseModel):
 
     status: str
     amount_paid: int
-    amount_discounted: int = 0  # settled by early-payment discounts
-    amount_due: int
+    amount_due: int  # after any early-payment discount (GET /v1/claims/{id} shows amount_discounted)
     credit: int
 
 
