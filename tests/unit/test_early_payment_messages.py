@@ -11,8 +11,8 @@ import pytest
 from recobro import clock, config, phones, receipts, unsubscribe
 from recobro.channels import sms, texts, whatsapp
 from recobro.claims.early_payment import InstallmentState, Offer, compute_offer
-from recobro.optimise import tracking
 from recobro.reminders.compose import Reminder, compose
+from recobro.rendering import language_for
 from recobro.storage.models import Claim, Debtor, InstallmentMap, Merchant
 
 DUE = date(2026, 10, 1)
@@ -96,7 +96,7 @@ def test_the_sms_says_the_offer_and_still_fits_three_segments_with_long_values(l
 
 @pytest.mark.parametrize("locale", ["es-ES", "en-GB", "pt-BR"])
 def test_whatsapp_offers_go_out_as_their_own_template_with_no_empty_parameter(locale: str):
-    source = texts.builtin_source("whatsapp", "reminder_offer", texts.language_for(locale))
+    source = texts.builtin_source("whatsapp", "reminder_offer", language_for(locale))
     assert texts.problems(source, texts.REQUIRED) == []
     assert "offer_text" in texts.variables_used(source)
     variables = texts.variables(_facts(locale, "whatsapp", _offer()))
@@ -117,8 +117,8 @@ def _reminder(locale: str, offer: Offer | None, channel_contact: str = "lucia@ex
         description="Zapatillas Runner X",
         status="open",
         installments=[
-            InstallmentMap(number=1, due_date=DUE.isoformat(), amount=2500, amount_paid=0),  # type: ignore[no-untyped-call]
-            InstallmentMap(number=2, due_date="2026-11-01", amount=2500, amount_paid=0),  # type: ignore[no-untyped-call]
+            InstallmentMap(number=1, due_date=DUE.isoformat(), amount=2500, amount_paid=0),
+            InstallmentMap(number=2, due_date="2026-11-01", amount=2500, amount_paid=0),
         ],
         amount_total=5000,
         amount_paid=0,

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict
 
 from recobro import events, guardrails
 from recobro.claims.service import get_claim
-from recobro.optimise import bandit
 from recobro.money import format_money
+from recobro.optimise import bandit
 from recobro.reminders.schedule import utc_iso_micro
 from recobro.storage.models import DecisionMap, Message, claim_ref
 
