@@ -173,10 +173,11 @@ def stored_offer(claim: Claim) -> Offer | None:
     )
 
 
-def offer_of(claim: Claim, now: datetime) -> Offer | None:
-    """The stored offer while it still stands at `now`: in time, and its installment still open."""
+def offer_of(claim: Claim, now: datetime | None = None) -> Offer | None:
+    """The stored offer while it still stands at `now` (default: the clock): in time, and its
+    installment still owing more than the discount."""
     offer = stored_offer(claim)
-    if offer is None or not offer.valid_at(now):
+    if offer is None or not offer.valid_at(now or clock.now()):
         return None
     installment = next(i for i in claim.installments if int(i.number) == offer.installment)
     return offer if installment_owed(installment) > offer.discount else None
