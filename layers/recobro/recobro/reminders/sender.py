@@ -32,6 +32,7 @@ from pynamodb.exceptions import UpdateError
 
 from recobro import clock, guardrails
 from recobro.claims import early_payment
+from recobro.claims.amounts import installment_owed
 from recobro.claims.service import send_time_of
 from recobro.guardrails import Decision
 from recobro.merchants import cached_merchant
@@ -89,7 +90,7 @@ def _choose_step(job: ReminderJob, claim: Claim, debtor: Debtor) -> Chosen | str
     installment = next((i for i in claim.installments if int(i.number) == job.installment), None)
     if own is None or installment is None:
         return "step_not_in_strategy"
-    if not any(int(i.amount) > int(i.amount_paid) for i in claim.installments):
+    if not any(installment_owed(i) > 0 for i in claim.installments):
         return "installment_paid"
     facts = strategies.facts_for(claim, debtor)
     own_at = engine.step_instant(
@@ -103,7 +104,7 @@ def _choose_step(job: ReminderJob, claim: Claim, debtor: Debtor) -> Chosen | str
     if chosen is not None:
         step = next(s for s in strategy.steps if s.step_id == chosen.step_id)
         return Chosen(step, chosen.installment)
-    if int(installment.amount_paid) >= int(installment.amount):
+    if installment_owed(installment) <= 0:
         return "installment_paid"
     mine = next((p for p in due if p.installment == job.installment and p.step_id == job.step), None)
     failed = mine.failed_conditions if mine is not None else ()
