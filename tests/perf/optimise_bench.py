@@ -13,8 +13,11 @@ Pure Python, seeded, a few seconds; it reports counts and ratios, never pass/fai
 (b) schedules: cash collected by the default strategy's schedule against a fixed "every 3 days
     by email" schedule (and the same capped at the default's message count), on one population
     whose daily chance to pay by itself, and to pay after a message by channel, is known.
-The default schedule is a stand-in until templates/strategies/default.yaml lands on main:
--3 email, +1 email, +3 sms, +7 email, +15 whatsapp, +30 email.
+The default schedule is the built-in default strategy itself (recobro/strategies/default.yaml,
+read through recobro.strategies.builtin): -3 email, +1 email, +3 sms, +7 email, +15 whatsapp, +30
+email. Its conditions hold for every simulated debtor until they pay: all have a phone, a debtor
+who acts on a message pays (so "last message not clicked" holds while they still owe), and none
+promises.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 
 from recobro.optimise import bandit
 from recobro.optimise.bandit import ArmStats
+from recobro.strategies.builtin import built_in
 
 SEED = 20260601
 SENDS = 100_000
@@ -40,14 +44,7 @@ DRAWS = 200  # Monte Carlo draws per probability refresh
 # ---------------------------------------------------------------- the known population
 
 SEGMENTS = {"first_time": 0.5, "repeat_late": 0.3, "high_balance": 0.2}  # share of debtors
-DEFAULT_SCHEDULE: tuple[tuple[int, str], ...] = (
-    (-3, "email"),
-    (1, "email"),
-    (3, "sms"),
-    (7, "email"),
-    (15, "whatsapp"),
-    (30, "email"),
-)
+DEFAULT_SCHEDULE: tuple[tuple[int, str], ...] = tuple((step.day, step.channel) for step in built_in().ordered_steps())
 VARIANTS = ("friendly", "firm", "short")  # the first is the control
 CLICK_RATE = {"email": 0.06, "sms": 0.09, "whatsapp": 0.12}
 SEGMENT_RATE = {"first_time": 1.2, "repeat_late": 0.7, "high_balance": 0.9}
@@ -246,7 +243,7 @@ def bench_schedules(seed: int = SEED, count: int = 5_000) -> dict[str, Any]:
     every_3_days = {day: "email" for day in range(1, HORIZON_DAYS + 1, 3)}
     capped = dict(sorted(every_3_days.items())[: len(DEFAULT_SCHEDULE)])
     schedules = [
-        ("default strategy (stand-in)", dict(DEFAULT_SCHEDULE)),
+        ("default strategy (default.yaml)", dict(DEFAULT_SCHEDULE)),
         ("every 3 days by email", every_3_days),
         (f"every 3 days by email, first {len(capped)}", capped),
         ("no reminders", {}),

@@ -61,7 +61,7 @@ def test_schedules_collect_no_more_than_is_owed_and_reminders_help() -> None:
         assert row["paid"] <= result["debtors"]
     assert rows["no reminders"]["messages"] == 0
     assert rows["no reminders"]["cash"] < rows["every 3 days by email"]["cash"]
-    default = rows["default strategy (stand-in)"]
+    default = rows["default strategy (default.yaml)"]
     assert default["messages"] <= 6 * result["debtors"]
     assert default["messages"] < rows["every 3 days by email"]["messages"]
 
