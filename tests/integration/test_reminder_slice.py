@@ -123,6 +123,44 @@ def test_the_planner_finds_due_claims_without_scanning(stack: Stack, merchant: M
     assert len(stack.outbox(claim["id"])) == 1
 
 
+def test_overlapping_planner_runs_paging_through_the_index_send_each_reminder_once(
+    stack: Stack, merchant: MerchantClient, monkeypatch
+):
+    """Two planner runs at once, each reading the time index two claims a page: every claim is
+    enqueued in SQS batches, moved on once, and its debtor gets one email."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pynamodb.connection.base import Connection
+    from recobro.reminders import planner
+    from recobro.reminders.schedule import ACTION_SHARDS
+    from recobro.storage.models import Claim
+
+    index_query = Claim.by_next_action.query
+    monkeypatch.setattr(Claim.by_next_action, "query", lambda *a, **kw: index_query(*a, page_size=2, **kw))
+    pages = []
+    real_query = Connection.query
+
+    def counted(self, table_name, *args, **kwargs):
+        pages.append(kwargs.get("index_name"))
+        return real_query(self, table_name, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "query", counted)
+    claims = [_create(merchant, due=[date.today() - timedelta(days=2)], amounts=[600 + n]) for n in range(24)]
+
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: planner.plan_due_reminders(), range(2)))
+    index_pages = pages.count("by_next_action")
+    stack.fire_planner()
+    stack.drain()
+
+    assert index_pages > 2 * ACTION_SHARDS  # more than one page per shard and run
+    assert sum(run.enqueued for run in runs) >= len(claims)
+    for claim in claims:
+        assert len(stack.outbox(claim["id"])) == 1, claim["id"]
+        after = merchant.call("GET", f"/v1/claims/{claim['id']}").json()
+        assert datetime.fromisoformat(after["next_reminder_at"].replace("Z", "+00:00")) > clock.now()
+
+
 def test_a_duplicated_job_sends_one_email(stack: Stack, merchant: MerchantClient):
     """SQS may deliver a job twice, and a crashed planner may enqueue it twice: one email."""
     import os
