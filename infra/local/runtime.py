@@ -339,17 +339,16 @@ class LocalStack:
         resolver = self.resolver
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         existing = set(dynamodb.list_tables().get("TableNames", []))
-        for logical_id, table in self.spec.tables.items():
+        for logical_id in self.spec.tables:
             create = resolver.create_table_input(logical_id)
             self.table_names[logical_id] = create["TableName"]
             if create["TableName"] in existing:
                 continue
+            # No TimeToLiveSpecification here: DynamoDB Local deletes expired items within ~10 s
+            # by the machine's clock, while the stack's clock travels (tests at 14:00, POST
+            # /clock), so a page session opened "at 14:00" would vanish at night. The code checks
+            # every expiry itself (AWS deletes up to days late anyway), so nothing depends on it.
             dynamodb.create_table(**create)
-            if table.ttl_attribute:
-                dynamodb.update_time_to_live(
-                    TableName=create["TableName"],
-                    TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
-                )
         sqs = boto3.client("sqs", region_name=REGION)
         self._sqs = sqs
         dlqs = resolver.dead_letter_queues()

@@ -4,8 +4,9 @@ revoked links and the security headers (issue #5, ADR 0008)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urljoin
 
 import pytest
@@ -112,6 +113,20 @@ def test_five_wrong_answers_lock_the_page_for_fifteen_minutes(stack: Stack, merc
     opened = browser.post(url + "/verify", {"csrf_token": csrf, **DOB})
     assert opened.status == 303
     assert "Zapatillas Runner X" in browser.get(url).text
+
+
+def test_a_session_opened_while_the_stacks_clock_is_behind_the_machines_lasts(stack: Stack, merchant: MerchantClient):
+    """The demo's clock can travel back (and every test starts at 14:00 UTC): a session it opens
+    has already "expired" by the machine's clock, which DynamoDB Local's TTL sweep (every ~10 s)
+    would go by. The stack's own clock decides, so the debtor stays on the page."""
+
+    clock.travel_to(datetime.now(UTC) - timedelta(hours=6))
+    claim = _claim(merchant)
+    browser = Browser()
+    assert _answer(browser, claim["payment_url"], DOB).status == 303
+    time.sleep(12)
+    page = browser.get(claim["payment_url"])
+    assert "Zapatillas Runner X" in page.text and "Confirma que eres tú" not in page.text
 
 
 def test_wrong_answers_only_count_within_fifteen_minutes(stack: Stack, merchant: MerchantClient, travel: None):

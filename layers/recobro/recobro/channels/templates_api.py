@@ -18,7 +18,7 @@ from recobro import clock, config
 from recobro.channels import message_templates as templates
 from recobro.channels import sms, texts
 from recobro.errors import ValidationFailed
-from recobro.rendering import render
+from recobro.reminders.compose import render_reminder_email
 from recobro.storage.models import Merchant
 from recobro.strategies.schema import CHANNELS
 
@@ -256,11 +256,7 @@ def _builtin_email(language: str, variables: dict[str, str]) -> tuple[str, str, 
         "payment_url": variables["payment_url"],
         "unsubscribe_url": variables["unsubscribe_url"],
     }
-    return (
-        render("email/reminder.subject.txt.j2", locale, **context).strip(),
-        render("email/reminder.txt.j2", locale, **context),
-        render("email/reminder.html.j2", locale, **context),
-    )
+    return render_reminder_email(locale, context)
 
 
 def _render_language(

@@ -199,6 +199,17 @@ def _offer_context(offer: Offer | None) -> dict[str, Any] | None:
     }
 
 
+def render_reminder_email(locale: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """Our built-in reminder email as (subject, text, HTML). The template preview renders it with
+    sample facts, so a context without `upcoming`, `offer` or a pixel is an overdue reminder."""
+    full = {"upcoming": False, "offer": None, **context}
+    return (
+        render("email/reminder.subject.txt.j2", locale, **full).strip(),
+        render("email/reminder.txt.j2", locale, **full),
+        render("email/reminder.html.j2", locale, **full),
+    )
+
+
 def _email(reminder: Reminder, links: TrackedLinks) -> Outgoing:
     claim, debtor = reminder.claim, reminder.debtor
     unsubscribe_url = _unsubscribe_url(reminder)
@@ -217,11 +228,12 @@ def _email(reminder: Reminder, links: TrackedLinks) -> Outgoing:
         "upcoming": reminder.upcoming,
         "offer": _offer_context(reminder.offer),
     }
+    subject, text, html = render_reminder_email(debtor.locale, context)
     message = email_channel.Email(
         to=str(debtor.email),
-        subject=render("email/reminder.subject.txt.j2", debtor.locale, **context).strip(),
-        text=render("email/reminder.txt.j2", debtor.locale, **context),
-        html=render("email/reminder.html.j2", debtor.locale, **context),
+        subject=subject,
+        text=text,
+        html=html,
         from_name=reminder.merchant_name,
         headers=_headers(reminder, unsubscribe_url),
     )
