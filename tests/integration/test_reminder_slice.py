@@ -136,7 +136,7 @@ def test_overlapping_planner_runs_paging_through_the_index_send_each_reminder_on
     from recobro.storage.models import Claim
 
     index_query = Claim.by_next_action.query
-    monkeypatch.setattr(Claim.by_next_action, "query", lambda *a, **kw: index_query(*a, page_size=2, **kw))
+    monkeypatch.setattr(Claim.by_next_action, "query", lambda *a, **kw: index_query(*a, **{**kw, "page_size": 2}))
     pages = []
     real_query = Connection.query
 
