@@ -80,11 +80,11 @@ def guardrail_check(
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _local_iso(moment: datetime, timezone: str) -> str:
-    return moment.astimezone(ZoneInfo(timezone)).isoformat()
+    return moment.astimezone(ZoneInfo(timezone)).isoformat(timespec="seconds")
 
 
 def _step_view(
