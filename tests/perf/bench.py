@@ -34,8 +34,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
+
+from recobro import clock
 
 from tests import template_helpers as th
 from tests.integration.claims import claim_body as integration_claim_body
@@ -331,10 +334,12 @@ def start_stack() -> tuple[Any, dict[str, str]]:
     """The local stack on free ports, scheduler off (the bench fires schedules itself).
 
     The one place that knows infra.local.runtime's API: returns (runtime with .fire, .drain,
-    .outbox_items and .stop, its URLs).
+    .outbox_items and .stop, its URLs). The stack's clock reads 14:00 UTC today, as in the
+    integration tests, so the seeded debtors are inside their contact hours whenever it runs.
     """
     from infra.local.runtime import LocalStack, Ports
 
+    clock.travel_to(datetime.combine(date.today(), time_of_day(14, 0), tzinfo=UTC))
     runtime = LocalStack(ports=Ports.free(), persist=False, visibility_scale=0.05, start_scheduler=False)
     urls = runtime.start()
     return runtime, urls
@@ -397,7 +402,7 @@ def bench_dynamodb(template: th.Template, claims: int, log_path: Path) -> dict[s
             merchant_id = f"bench-{uuid.uuid4().hex[:8]}"
             create_merchant(merchant_id, "Tienda Bench", f"ayuda@{merchant_id}.example")
             api_key = issue_api_key(merchant_id)
-            overdue = datetime.now(UTC).date() - timedelta(days=2)
+            overdue = date.today() - timedelta(days=2)
 
             before = counter.snapshot()
             created = [
@@ -450,6 +455,8 @@ def bench_dynamodb(template: th.Template, claims: int, log_path: Path) -> dict[s
             after = counter.snapshot()
             sent = len(runtime.outbox_items()) - sent_before
             enqueued = int(result["enqueued"]) if isinstance(result, dict) else 0
+            if not sent or not enqueued:
+                raise RuntimeError(f"no reminder went out ({enqueued} enqueued, {sent} sent): nothing to measure")
             measures.append(
                 measure(
                     f"reminder planned ({len(created)} due claims)",
@@ -491,6 +498,7 @@ def bench_dynamodb(template: th.Template, claims: int, log_path: Path) -> dict[s
             )
         finally:
             runtime.stop()
+            clock.reset()
             if saved_state_dir is None:
                 os.environ.pop("RECOBRO_LOCAL_DIR", None)
     return {
