@@ -86,8 +86,11 @@ _PRODUCTS_EN = [
     "Memory foam mattress",
     "Floor lamp",
 ]
-_ES_ZONES = ["Europe/Madrid", "Europe/Madrid", "Atlantic/Canary"]
-_EN_ZONES = ["Europe/London", "Europe/London", "Europe/Dublin"]
+# Debtors on three continents: reminders go out only between 08:00 and 21:00 in each debtor's own
+# time, and with Europe alone a demo started at night had an empty outbox. With the Americas,
+# Sydney and Singapore some debtors are awake at every hour of the year.
+_ES_ZONES = ["Europe/Madrid", "Europe/Madrid", "Atlantic/Canary", "America/Mexico_City", "America/Los_Angeles"]
+_EN_ZONES = ["Europe/London", "Europe/Dublin", "America/New_York", "Australia/Sydney", "Asia/Singapore"]
 _ES_POSTCODES = ["28013", "08001", "41001", "46002", "35001", "48001"]
 _EN_POSTCODES = ["SW1A 1AA", "M1 1AE", "EH1 1YZ", "B1 1AA", "D02 X285"]
 
@@ -188,13 +191,17 @@ def bootstrap_merchants() -> dict[str, str]:
     return keys
 
 
+SEEDED_CLAIMS = {"demo": 45, "other": 5}
+RANDOM_SEED = 2026
+
+
 def seed_claims(
-    api_url: str, api_keys: dict[str, str], per_merchant: dict[str, int] | None = None, random_seed: int = 2026
+    api_url: str, api_keys: dict[str, str], per_merchant: dict[str, int] | None = None, random_seed: int = RANDOM_SEED
 ) -> dict[str, int]:
     """POST the claims; return how many were created (201) or already there (409/200) per merchant."""
     from recobro import clock
 
-    per_merchant = per_merchant or {"demo": 45, "other": 5}
+    per_merchant = per_merchant or SEEDED_CLAIMS
     rng = random.Random(random_seed)  # noqa: S311 - synthetic demo data, not security
     today = clock.now().date()
     created: dict[str, int] = {}
