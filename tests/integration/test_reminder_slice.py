@@ -218,7 +218,7 @@ def test_a_failure_while_preparing_a_reminder_leaves_it_to_be_retried(
             raise RuntimeError("template store unavailable")
         return real_render(*args, **kwargs)
 
-    monkeypatch.setattr("recobro.reminders.compose.render", flaky_render)
+    monkeypatch.setattr("recobro.channels.email.render", flaky_render)
     claim = _create(merchant, due=[date.today() - timedelta(days=2)], amounts=[1300])
     stack.fire_planner()
     stack.drain()

@@ -3,6 +3,7 @@
 Raw MIME (rather than SES's simple form) lets us add our own headers: the claim and message
 ids for tracing, and List-Unsubscribe with List-Unsubscribe-Post (RFC 8058 one-click: the mail
 client POSTs `List-Unsubscribe=One-Click` to the https link; recobro.unsubscribe answers it).
+The built-in reminder email is rendered here too, once for the sender and the template preview.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import boto3
 
 from recobro import config
+from recobro.rendering import render
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,17 @@ def unsubscribe_headers(url: str) -> dict[str, str]:
     if not url.startswith(("https://", "http://")):
         raise ValueError("List-Unsubscribe needs an http(s) URL for one-click")
     return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def render_reminder(locale: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """Our built-in reminder email as (subject, text, HTML). The template preview renders it with
+    sample facts, so a context without `upcoming`, `offer` or a pixel is an overdue reminder."""
+    full = {"upcoming": False, "offer": None, **context}
+    return (
+        render("email/reminder.subject.txt.j2", locale, **full).strip(),
+        render("email/reminder.txt.j2", locale, **full),
+        render("email/reminder.html.j2", locale, **full),
+    )
 
 
 @functools.lru_cache(maxsize=1)

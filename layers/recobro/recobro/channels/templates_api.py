@@ -15,10 +15,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from recobro import clock, config
+from recobro.channels import email, sms, texts
 from recobro.channels import message_templates as templates
-from recobro.channels import sms, texts
 from recobro.errors import ValidationFailed
-from recobro.reminders.compose import render_reminder_email
 from recobro.storage.models import Merchant
 from recobro.strategies.schema import CHANNELS
 
@@ -256,7 +255,7 @@ def _builtin_email(language: str, variables: dict[str, str]) -> tuple[str, str, 
         "payment_url": variables["payment_url"],
         "unsubscribe_url": variables["unsubscribe_url"],
     }
-    return render_reminder_email(locale, context)
+    return email.render_reminder(locale, context)
 
 
 def _render_language(

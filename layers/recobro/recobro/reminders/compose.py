@@ -27,7 +27,6 @@ from recobro.claims.amounts import installment_owed
 from recobro.claims.early_payment import Offer
 from recobro.claims.service import amount_due
 from recobro.optimise.tracking import TrackedLinks, tracked_links
-from recobro.rendering import render
 from recobro.storage.models import Claim, Debtor, Merchant
 
 BUILT_IN_TEMPLATE = "reminder"
@@ -199,17 +198,6 @@ def _offer_context(offer: Offer | None) -> dict[str, Any] | None:
     }
 
 
-def render_reminder_email(locale: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    """Our built-in reminder email as (subject, text, HTML). The template preview renders it with
-    sample facts, so a context without `upcoming`, `offer` or a pixel is an overdue reminder."""
-    full = {"upcoming": False, "offer": None, **context}
-    return (
-        render("email/reminder.subject.txt.j2", locale, **full).strip(),
-        render("email/reminder.txt.j2", locale, **full),
-        render("email/reminder.html.j2", locale, **full),
-    )
-
-
 def _email(reminder: Reminder, links: TrackedLinks) -> Outgoing:
     claim, debtor = reminder.claim, reminder.debtor
     unsubscribe_url = _unsubscribe_url(reminder)
@@ -228,7 +216,7 @@ def _email(reminder: Reminder, links: TrackedLinks) -> Outgoing:
         "upcoming": reminder.upcoming,
         "offer": _offer_context(reminder.offer),
     }
-    subject, text, html = render_reminder_email(debtor.locale, context)
+    subject, text, html = email_channel.render_reminder(debtor.locale, context)
     message = email_channel.Email(
         to=str(debtor.email),
         subject=subject,
